@@ -1,0 +1,20 @@
+/** Names fixed by DESIGN.md, shared by the controller, the library and the sidecar. */
+export const group = "ticketkeys.dev";
+export const version = "v1alpha1";
+export const apiVersion = `${group}/${version}`;
+export const kind = "TicketKeyPolicy";
+export const plural = "ticketkeypolicies";
+export const singular = "ticketkeypolicy";
+export const shortName = "tkp";
+
+export const fieldManager = "ticket-key-operator";
+export const secretType = "ticketkeys.dev/key-ring";
+export const managedByLabel = "app.kubernetes.io/managed-by";
+export const managedByValue = "ticket-key-operator";
+export const policyLabel = "ticketkeys.dev/policy";
+export const rotateAnnotation = "ticketkeys.dev/rotate";
+export const revokeAnnotation = "ticketkeys.dev/revoke";
+/** On the Secret: the rotate / revoke tokens already acted on, written with the ring they produced. */
+export const rotateHandledAnnotation = "ticketkeys.dev/rotate-handled";
+export const revokeHandledAnnotation = "ticketkeys.dev/revoke-handled";
+export const ringDataKey = "ring.json";

@@ -1,0 +1,9 @@
+/**
+ * The one place that pins the control plane the project builds and tests against.
+ * Changing a version here makes the next run build into a new cache directory.
+ */
+export const versions = {
+  kubernetes: "1.36.3",
+  etcd: "3.6.16",
+  helm: "3.22.0",
+} as const;
