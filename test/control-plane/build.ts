@@ -56,6 +56,8 @@ interface GoModule {
   require: Record<string, string>;
   replace?: Record<string, string>;
   packages: string[];
+  /** output file name, for a module whose single main package is not named after the tool */
+  binary?: string;
   /** -X flags stamping version variables that the upstream release build would set */
   stamp?: Record<string, string>;
 }
@@ -94,9 +96,10 @@ async function goBuild(work: string, out: string, mod: GoModule, log: (line: str
   const started = Date.now();
   log(`go: resolving ${Object.keys(mod.require).join(", ")}`);
   await run("go", ["mod", "tidy"], { cwd: dir, env: goEnv, maxBuffer: 64 << 20 });
-  log(`go: building ${mod.packages.map((p) => p.split("/").pop()).join(", ")}`);
+  log(`go: building ${mod.binary ?? mod.packages.map((p) => p.split("/").pop()).join(", ")}`);
   const ldflags = ["-s", "-w", ...Object.entries(mod.stamp ?? {}).map(([k, v]) => `-X ${k}=${v}`)].join(" ");
-  await run("go", ["build", "-trimpath", `-ldflags=${ldflags}`, "-o", `${out}/`, ...mod.packages], {
+  const output = mod.binary === undefined ? `${out}/` : join(out, mod.binary);
+  await run("go", ["build", "-trimpath", `-ldflags=${ldflags}`, "-o", output, ...mod.packages], {
     cwd: dir,
     env: goEnv,
     maxBuffer: 64 << 20,
@@ -128,7 +131,8 @@ async function stagingModules(work: string, version: string): Promise<string[]> 
     maxBuffer: 16 << 20,
   });
   const info = JSON.parse(stdout) as { GoMod?: string; Error?: string };
-  if (info.GoMod === undefined) throw new Error(`cannot download k8s.io/kubernetes@v${version}: ${info.Error}`);
+  if (info.GoMod === undefined)
+    throw new Error(`cannot download k8s.io/kubernetes@v${version}: ${info.Error}`);
   const goMod = await readFile(info.GoMod, "utf8");
   const staging = [...goMod.matchAll(/^\s*(k8s\.io\/[\w.-]+)\s+=>\s+\.\/staging\//gm)].map((m) => m[1] ?? "");
   if (staging.length < 10) throw new Error(`found only ${staging.length} staging modules in ${info.GoMod}`);
@@ -145,7 +149,9 @@ export async function ensureBinaries(log: (line: string) => void = () => undefin
 
   const k8s = versions.kubernetes;
   const minor = k8s.replace(/^1\./, "0.");
-  log(`control plane binaries missing in ${dir}: building Kubernetes v${k8s}, etcd v${versions.etcd}, helm v${versions.helm} from Go modules (first run only; ~20-40 min on 2 cores)`);
+  log(
+    `control plane binaries missing in ${dir}: building Kubernetes v${k8s}, etcd v${versions.etcd}, helm v${versions.helm} from Go modules (first run only; ~20-40 min on 2 cores)`,
+  );
   await mkdir(cacheRoot(), { recursive: true });
   const work = await mkdtemp(join(cacheRoot(), ".build-"));
   const out = join(work, "bin");
@@ -156,15 +162,24 @@ export async function ensureBinaries(log: (line: string) => void = () => undefin
         name: "kubernetes",
         require: { "k8s.io/kubernetes": `v${k8s}` },
         replace: Object.fromEntries(staging.map((m) => [m, `v${minor}`])),
-        packages: ["kube-apiserver", "kube-controller-manager", "kubectl"].map((c) => `k8s.io/kubernetes/cmd/${c}`),
+        packages: ["kube-apiserver", "kube-controller-manager", "kubectl"].map(
+          (c) => `k8s.io/kubernetes/cmd/${c}`,
+        ),
         stamp: versionStamp(k8s),
       },
-      { name: "etcd", require: { "go.etcd.io/etcd/server/v3": `v${versions.etcd}` }, packages: ["go.etcd.io/etcd/server/v3"] },
-      { name: "helm", require: { "helm.sh/helm/v3": `v${versions.helm}` }, packages: ["helm.sh/helm/v3/cmd/helm"] },
+      {
+        name: "etcd",
+        require: { "go.etcd.io/etcd/server/v3": `v${versions.etcd}` },
+        packages: ["go.etcd.io/etcd/server/v3"],
+        binary: "etcd",
+      },
+      {
+        name: "helm",
+        require: { "helm.sh/helm/v3": `v${versions.helm}` },
+        packages: ["helm.sh/helm/v3/cmd/helm"],
+      },
     ];
     for (const mod of modules) await goBuild(work, out, mod, log);
-    // The etcd server module's main package is named after its directory.
-    if (existsSync(join(out, "v3"))) await rename(join(out, "v3"), join(out, "etcd"));
     for (const b of binaries) {
       if (!existsSync(join(out, b))) throw new Error(`build finished without ${b}`);
     }

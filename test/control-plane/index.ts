@@ -26,7 +26,10 @@ export function kubeconfigFromArgs(argv: string[] = process.argv): string | unde
   return arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[i + 1];
 }
 
-export async function useCluster(log: (line: string) => void, argv: string[] = process.argv): Promise<Cluster> {
+export async function useCluster(
+  log: (line: string) => void,
+  argv: string[] = process.argv,
+): Promise<Cluster> {
   const path = kubeconfigFromArgs(argv);
   if (existingKubeconfig(path)) {
     const server = await readKubeconfigServer(path);
@@ -34,6 +37,8 @@ export async function useCluster(log: (line: string) => void, argv: string[] = p
     return { kubeconfigPath: path, server, local: false, stop: () => Promise.resolve() };
   }
   const plane = await startLocalControlPlane({ log });
-  log(`local control plane: kube-apiserver ${plane.version} at ${plane.server}, ready in ${plane.startSeconds.toFixed(1)} s`);
+  log(
+    `local control plane: kube-apiserver ${plane.version} at ${plane.server}, ready in ${plane.startSeconds.toFixed(1)} s`,
+  );
   return { ...plane, local: true };
 }

@@ -135,17 +135,26 @@ async function httpGet(url: string, pki: Pki): Promise<{ status: number; body: s
   });
 }
 
-async function waitFor(what: string, procs: Proc[], deadlineMs: number, probe: () => Promise<boolean>): Promise<void> {
+async function waitFor(
+  what: string,
+  procs: Proc[],
+  deadlineMs: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     for (const p of procs) {
       if (p.child.exitCode !== null || p.child.signalCode !== null) {
-        throw new Error(`${p.name} exited (${p.child.exitCode ?? p.child.signalCode}) while waiting for ${what}:\n${tail(p.logPath)}`);
+        throw new Error(
+          `${p.name} exited (${p.child.exitCode ?? p.child.signalCode}) while waiting for ${what}:\n${tail(p.logPath)}`,
+        );
       }
     }
     if (await probe().catch(() => false)) return;
     if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}:\n${procs.map((p) => `--- ${p.name}\n${tail(p.logPath)}`).join("\n")}`);
+      throw new Error(
+        `timed out waiting for ${what}:\n${procs.map((p) => `--- ${p.name}\n${tail(p.logPath)}`).join("\n")}`,
+      );
     }
     await sleep(100);
   }
@@ -194,7 +203,12 @@ export async function startLocalControlPlane(options: StartOptions = {}): Promis
   };
   try {
     const pki = await createPki(dir);
-    const [etcdClient, etcdPeer, apiPort, kcmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [etcdClient, etcdPeer, apiPort, kcmPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
 
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
     const etcd = startProcess(dir, "etcd", [
@@ -250,7 +264,8 @@ export async function startLocalControlPlane(options: StartOptions = {}): Promis
         "--v=0",
       ]),
     );
-    const version = (JSON.parse((await httpGet(`${server}/version`, pki)).body) as { gitVersion: string }).gitVersion;
+    const version = (JSON.parse((await httpGet(`${server}/version`, pki)).body) as { gitVersion: string })
+      .gitVersion;
     const startSeconds = (Date.now() - started) / 1000;
     return { kubeconfigPath, server, version, startSeconds, dir, stop };
   } catch (err) {

@@ -28,15 +28,50 @@ const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
 
 async function leaf(dir: string, name: string, subject: string, extensions: string): Promise<void> {
   await writeFile(join(dir, `${name}.ext`), extensions);
-  await openssl(dir, ["req", "-new", ...ecKey, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject]);
   await openssl(dir, [
-    "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-    "-days", "7", "-out", `${name}.crt`, "-extfile", `${name}.ext`,
+    "req",
+    "-new",
+    ...ecKey,
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    subject,
+  ]);
+  await openssl(dir, [
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "7",
+    "-out",
+    `${name}.crt`,
+    "-extfile",
+    `${name}.ext`,
   ]);
 }
 
 export async function createPki(dir: string): Promise<Pki> {
-  await openssl(dir, ["req", "-x509", ...ecKey, "-keyout", "ca.key", "-out", "ca.crt", "-days", "7", "-subj", "/CN=ticket-key-operator local CA"]);
+  await openssl(dir, [
+    "req",
+    "-x509",
+    ...ecKey,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-days",
+    "7",
+    "-subj",
+    "/CN=ticket-key-operator local CA",
+  ]);
   const sans = [
     "IP:127.0.0.1",
     "IP:10.0.0.1",
@@ -52,7 +87,12 @@ export async function createPki(dir: string): Promise<Pki> {
     "/CN=kube-apiserver",
     `basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(",")}\n`,
   );
-  await leaf(dir, "admin", "/O=system:masters/CN=admin", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n");
+  await leaf(
+    dir,
+    "admin",
+    "/O=system:masters/CN=admin",
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
+  );
   await openssl(dir, ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key"]);
   await openssl(dir, ["ec", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   return {
