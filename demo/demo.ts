@@ -5,5 +5,7 @@
 import { useCluster } from "../test/control-plane/index.ts";
 
 const cluster = await useCluster((line) => console.log(line));
-console.log(`control plane ready: ${cluster.server}${cluster.version ? ` (kube-apiserver ${cluster.version})` : ""}`);
+console.log(
+  `control plane ready: ${cluster.server}${cluster.version ? ` (kube-apiserver ${cluster.version})` : ""}`,
+);
 await cluster.stop();

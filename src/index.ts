@@ -1,6 +1,12 @@
 /** The controller entry of the package: the API, the pure core and the controller. */
 export * from "./api/names.ts";
-export { parseSpec, policySpecSchema, policyStatusSchema, type PolicySpec, type PolicyStatus } from "./api/policy.ts";
+export {
+  parseSpec,
+  policySpecSchema,
+  policyStatusSchema,
+  type PolicySpec,
+  type PolicyStatus,
+} from "./api/policy.ts";
 export { policyCrd, policyCrdYaml } from "./api/crd.ts";
 export { Controller, type ControllerOptions } from "./controller/controller.ts";
 export { LeaderElector, type LeaderElectionOptions } from "./controller/leader.ts";

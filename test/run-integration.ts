@@ -10,12 +10,21 @@ const log = (line: string): void => console.log(`[control-plane] ${line}`);
 const started = Date.now();
 const cluster = await useCluster(log);
 if (cluster.local) {
-  log(`kube-apiserver ${cluster.version ?? "?"} is up: control plane start took ${cluster.startSeconds?.toFixed(1) ?? "?"} s (${((Date.now() - started) / 1000).toFixed(1)} s including the build check)`);
+  log(
+    `kube-apiserver ${cluster.version ?? "?"} is up: control plane start took ${cluster.startSeconds?.toFixed(1) ?? "?"} s (${((Date.now() - started) / 1000).toFixed(1)} s including the build check)`,
+  );
 }
-const files = process.argv.slice(2).filter((a, i, all) => !a.startsWith("--kubeconfig") && all[i - 1] !== "--kubeconfig");
+const files = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith("--kubeconfig") && all[i - 1] !== "--kubeconfig");
 const child = spawn(
   process.execPath,
-  ["--test", "--test-reporter=spec", "--test-concurrency=1", ...(files.length > 0 ? files : ["test/integration/**/*.test.ts"])],
+  [
+    "--test",
+    "--test-reporter=spec",
+    "--test-concurrency=1",
+    ...(files.length > 0 ? files : ["test/integration/**/*.test.ts"]),
+  ],
   { stdio: "inherit", env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath } },
 );
 const code = await new Promise<number>((resolve) => child.on("exit", (c, s) => resolve(c ?? (s ? 1 : 0))));

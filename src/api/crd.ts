@@ -42,6 +42,8 @@ function structural(schema: unknown): unknown {
       out[k] = Object.fromEntries(Object.entries(v as JsonSchema).map(([name, s]) => [name, structural(s)]));
     } else if (k === "additionalProperties" && typeof v === "boolean") {
       continue; // structural schemas forbid additionalProperties: false next to properties
+    } else if ((k === "minimum" || k === "maximum") && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) {
+      continue; // zod's implicit safe-integer bounds say nothing to a user
     } else if (k === "default" || k === "enum") {
       out[k] = v;
     } else {
@@ -61,11 +63,21 @@ export function policyCrd(): Record<string, unknown> {
     kind: "CustomResourceDefinition",
     metadata: {
       name: `${plural}.${group}`,
-      labels: { "app.kubernetes.io/name": "ticket-key-operator", "app.kubernetes.io/part-of": "ticket-key-operator" },
+      labels: {
+        "app.kubernetes.io/name": "ticket-key-operator",
+        "app.kubernetes.io/part-of": "ticket-key-operator",
+      },
     },
     spec: {
       group,
-      names: { kind, listKind: `${kind}List`, plural, singular, shortNames: [shortName], categories: ["all"] },
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular,
+        shortNames: [shortName],
+        categories: ["all"],
+      },
       scope: "Namespaced",
       versions: [
         {
@@ -77,14 +89,15 @@ export function policyCrd(): Record<string, unknown> {
             { name: "Secret", type: "string", jsonPath: ".status.secretName" },
             { name: "Interval", type: "string", jsonPath: ".spec.rotationInterval" },
             { name: "Active key", type: "string", jsonPath: ".status.activeKey" },
-            { name: "Next rotation", type: "date", jsonPath: ".status.nextRotationTime" },
+            { name: "Next rotation", type: "string", jsonPath: ".status.nextRotationTime" },
             { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
             { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
           ],
           schema: {
             openAPIV3Schema: {
               type: "object",
-              description: "Keeps one Secret of TLS session ticket keys, shared by every replica and rotated on schedule.",
+              description:
+                "Keeps one Secret of TLS session ticket keys, shared by every replica and rotated on schedule.",
               properties: {
                 apiVersion: { type: "string" },
                 kind: { type: "string" },

@@ -31,7 +31,9 @@ export const policySpecSchema = z
       .max(253)
       .regex(dnsSubdomain)
       .optional()
-      .describe("Name of the Secret holding the key ring, in the policy's namespace. Default: the policy's name."),
+      .describe(
+        "Name of the Secret holding the key ring, in the policy's namespace. Default: the policy's name.",
+      ),
     rotationInterval: z
       .string()
       .regex(new RegExp(durationPattern))
@@ -94,7 +96,7 @@ export const validatedSpecSchema = policySpecSchema.superRefine((spec, ctx) => {
 
 export type PolicySpec = z.output<typeof policySpecSchema> & { rotationIntervalMs: number };
 
-const time = z.string().describe("RFC 3339 time");
+const time = z.string().meta({ format: "date-time" }).describe("RFC 3339 time");
 
 export const conditionSchema = z.object({
   type: z.string(),
@@ -162,5 +164,8 @@ export function parseSpec(raw: unknown): SpecResult {
       .join("; ");
     return { ok: false, message };
   }
-  return { ok: true, spec: { ...result.data, rotationIntervalMs: parseDuration(result.data.rotationInterval) } };
+  return {
+    ok: true,
+    spec: { ...result.data, rotationIntervalMs: parseDuration(result.data.rotationInterval) },
+  };
 }

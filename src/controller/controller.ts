@@ -51,7 +51,10 @@ export class Controller {
       onError: (key, err, retryIn) => {
         const [namespace = "", policy = ""] = key.split("/");
         options.metrics.reconcileErrors.inc({ namespace, policy });
-        options.log.warn({ policy: key, retryInMs: retryIn, err: describeError(err) }, "reconcile failed; retrying");
+        options.log.warn(
+          { policy: key, retryInMs: retryIn, err: describeError(err) },
+          "reconcile failed; retrying",
+        );
       },
     });
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -66,9 +69,15 @@ export class Controller {
           list: () =>
             (ns === undefined
               ? custom.listClusterCustomObject({ group, version, plural })
-              : custom.listNamespacedCustomObject({ group, version, plural, namespace: ns })) as Promise<k8s.KubernetesListObject<Policy>>,
+              : custom.listNamespacedCustomObject({ group, version, plural, namespace: ns })) as Promise<
+              k8s.KubernetesListObject<Policy>
+            >,
           onChange: (obj, verb) => this.onPolicy(obj, verb),
-          onError: (err, retryIn) => options.log.warn({ err: describeError(err), retryInMs: retryIn }, "policy watch failed; restarting"),
+          onError: (err, retryIn) =>
+            options.log.warn(
+              { err: describeError(err), retryInMs: retryIn },
+              "policy watch failed; restarting",
+            ),
         }),
       );
       this.secrets.push(
@@ -80,7 +89,11 @@ export class Controller {
               ? core.listSecretForAllNamespaces({ labelSelector: selector })
               : core.listNamespacedSecret({ namespace: ns, labelSelector: selector }),
           onChange: (obj) => this.onSecret(obj),
-          onError: (err, retryIn) => options.log.warn({ err: describeError(err), retryInMs: retryIn }, "secret watch failed; restarting"),
+          onError: (err, retryIn) =>
+            options.log.warn(
+              { err: describeError(err), retryInMs: retryIn },
+              "secret watch failed; restarting",
+            ),
         }),
       );
     }
@@ -92,7 +105,10 @@ export class Controller {
     for (const informer of this.policies) {
       for (const p of informer.list()) this.enqueue(p);
     }
-    this.options.log.info({ namespaces: this.options.namespaces.length > 0 ? this.options.namespaces : "all" }, "controller started");
+    this.options.log.info(
+      { namespaces: this.options.namespaces.length > 0 ? this.options.namespaces : "all" },
+      "controller started",
+    );
   }
 
   async stop(): Promise<void> {
@@ -129,7 +145,8 @@ export class Controller {
   private onSecret(secret: k8s.V1Secret): void {
     const policy = secret.metadata?.labels?.[policyLabel];
     const namespace = secret.metadata?.namespace;
-    if (this.synced && policy !== undefined && namespace !== undefined) this.queue.add(keyOf(namespace, policy));
+    if (this.synced && policy !== undefined && namespace !== undefined)
+      this.queue.add(keyOf(namespace, policy));
   }
 
   private policyFromCache(namespace: string, name: string): Policy | undefined {
@@ -154,7 +171,7 @@ export class Controller {
     return cached ?? (await this.writer.readSecret(namespace, name));
   }
 
-  private async reconcileKey(key: string): Promise<{ requeueAt?: number } | void> {
+  private async reconcileKey(key: string): Promise<{ requeueAt?: number } | undefined> {
     const [namespace = "", name = ""] = key.split("/");
     const raw = this.policyFromCache(namespace, name);
     if (raw === undefined) return;
@@ -174,11 +191,17 @@ export class Controller {
 
     if (outcome.secret !== undefined && secretName !== undefined) {
       const written = await this.writer.writeSecret(outcome.secret, secret?.metadata?.resourceVersion);
-      this.written.set(keyOf(namespace, secretName), { replaced: secret?.metadata?.resourceVersion, secret: written });
+      this.written.set(keyOf(namespace, secretName), {
+        replaced: secret?.metadata?.resourceVersion,
+        secret: written,
+      });
     }
     if (!sameJson(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
     for (const event of outcome.events) {
-      this.options.log[event.type === "Warning" ? "warn" : "info"]({ policy: key, reason: event.reason }, event.message);
+      this.options.log[event.type === "Warning" ? "warn" : "info"](
+        { policy: key, reason: event.reason },
+        event.message,
+      );
       if (["Generated", "Rotated", "Revoked"].includes(event.reason)) {
         this.options.metrics.rotations.inc({ namespace, policy: name, kind: event.reason.toLowerCase() });
       }
@@ -195,7 +218,10 @@ export class Controller {
     const ready = status.conditions?.find((c) => c.type === "Ready")?.status === "True";
     this.options.metrics.ready.set({ namespace, policy }, ready ? 1 : 0);
     if (status.nextRotationTime !== undefined) {
-      this.options.metrics.nextRotation.set({ namespace, policy }, Date.parse(status.nextRotationTime) / 1000);
+      this.options.metrics.nextRotation.set(
+        { namespace, policy },
+        Date.parse(status.nextRotationTime) / 1000,
+      );
     } else {
       this.options.metrics.nextRotation.remove({ namespace, policy });
     }

@@ -41,6 +41,10 @@ export class LeaderElector {
     this.now = options.now ?? Date.now;
   }
 
+  private get isStopped(): boolean {
+    return this.stopped;
+  }
+
   get isLeader(): boolean {
     return this.leading;
   }
@@ -59,7 +63,7 @@ export class LeaderElector {
     let lastRenew = this.now();
     while (!this.stopped && this.leading) {
       await sleep(retryPeriodMs);
-      if (this.stopped) break;
+      if (this.isStopped) break; // release() ran while we slept: never re-acquire
       if (await this.tryAcquireOrRenew(callbacks)) {
         lastRenew = this.now();
       } else if (this.now() - lastRenew > renewDeadlineMs) {
@@ -75,14 +79,22 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
+      const lease = await this.api.readNamespacedLease({
+        name: this.options.name,
+        namespace: this.options.namespace,
+      });
       if (lease.spec?.holderIdentity !== this.options.identity) return;
       await this.api.replaceNamespacedLease({
         name: this.options.name,
         namespace: this.options.namespace,
         body: {
           ...lease,
-          spec: { ...lease.spec, holderIdentity: "", leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() },
+          spec: {
+            ...lease.spec,
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            renewTime: new k8s.V1MicroTime(),
+          },
         },
       });
     } catch {
@@ -104,7 +116,13 @@ export class LeaderElector {
           namespace,
           body: {
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         });
         return true;
@@ -126,7 +144,9 @@ export class LeaderElector {
             holderIdentity: identity,
             leaseDurationSeconds: durationSeconds,
             renewTime: now,
-            ...(transition ? { acquireTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 } : {}),
+            ...(transition
+              ? { acquireTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 }
+              : {}),
           },
         },
       });

@@ -59,12 +59,15 @@ export async function runController(argv: string[]): Promise<void> {
   const identity = `${process.env["POD_NAME"] ?? hostname()}_${process.pid}`;
   const kc = loadKubeConfig(values.kubeconfig);
   const metrics = controllerMetrics();
-  const namespaces = values.namespaces.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const namespaces = values.namespaces
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   const workers = Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a positive integer, got ${values.workers}`);
+  if (!Number.isInteger(workers) || workers < 1)
+    throw new Error(`--workers must be a positive integer, got ${values.workers}`);
   const controller = new Controller(kc, { namespaces, workers, log, metrics, instance: identity });
 
-  let elector: LeaderElector | undefined;
   const servers: Server[] = [];
   let shuttingDown = false;
   const shutdown = async (code: number): Promise<never> => {
@@ -81,6 +84,7 @@ export async function runController(argv: string[]): Promise<void> {
   process.once("SIGINT", () => void shutdown(0));
 
   const leaderElect = values["leader-elect"] !== "false";
+  let elector: LeaderElector | undefined = undefined as LeaderElector | undefined;
   servers.push(
     await serveProbes(values["health-address"], metrics.registry, {
       healthy: () => true,
@@ -88,7 +92,12 @@ export async function runController(argv: string[]): Promise<void> {
     }),
   );
   if (values["metrics-address"] !== values["health-address"]) {
-    servers.push(await serveProbes(values["metrics-address"], metrics.registry, { healthy: () => true, ready: () => true }));
+    servers.push(
+      await serveProbes(values["metrics-address"], metrics.registry, {
+        healthy: () => true,
+        ready: () => true,
+      }),
+    );
   }
 
   const startController = (): void => {

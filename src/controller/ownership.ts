@@ -18,5 +18,7 @@ export function ownerReference(policy: PolicyObject): V1OwnerReference {
 export function ownedBy(secret: V1Secret, policy: PolicyObject): boolean {
   const meta = secret.metadata;
   if (meta?.labels?.[managedByLabel] !== managedByValue) return false;
-  return (meta.ownerReferences ?? []).some((o) => o.controller === true && o.uid === policy.metadata.uid && o.kind === kind);
+  return (meta.ownerReferences ?? []).some(
+    (o) => o.controller === true && o.uid === policy.metadata.uid && o.kind === kind,
+  );
 }

@@ -3,7 +3,7 @@
  * (in the manner of client-go's workqueue). A key is processed by at most one worker at a time;
  * adding a key that is queued or running coalesces into one more run.
  */
-export type Handler = (key: string) => Promise<{ requeueAt?: number } | void>;
+export type Handler = (key: string) => Promise<{ requeueAt?: number } | undefined>;
 
 export interface QueueOptions {
   workers: number;
@@ -54,7 +54,10 @@ export class WorkQueue {
   /** Run `key` at `when` (epoch ms) unless it is due earlier already. */
   addAt(key: string, when: number): void {
     if (this.stopped) return;
-    if (when <= this.now()) return this.add(key);
+    if (when <= this.now()) {
+      this.add(key);
+      return;
+    }
     if (this.queued.has(key)) return;
     const existing = this.delayed.get(key);
     if (existing !== undefined && existing <= when) return;

@@ -15,7 +15,13 @@ import {
   rotateHandledAnnotation,
   secretType,
 } from "../api/names.ts";
-import { parseSpec, type PolicyObject, type PolicySpec, type PolicyStatus } from "../api/policy.ts";
+import {
+  parseSpec,
+  policyStatusSchema,
+  type PolicyObject,
+  type PolicySpec,
+  type PolicyStatus,
+} from "../api/policy.ts";
 import { nextRing, type Random } from "../core/schedule.ts";
 import { parseRing, RingFormatError, type Ring } from "../core/ring.ts";
 import { renderSecretData } from "../core/renderings.ts";
@@ -47,11 +53,19 @@ export interface Outcome {
   requeueAt?: number;
 }
 
+/** The status as last written; anything unreadable there is ignored, not trusted. */
 function previousStatus(policy: PolicyObject): PolicyStatus {
-  return (policy.status ?? {}) as PolicyStatus;
+  const parsed = policyStatusSchema.safeParse(policy.status ?? {});
+  return parsed.success ? parsed.data : {};
 }
 
-function failed(policy: PolicyObject, now: number, reason: string, message: string, secretName?: string): Outcome {
+function failed(
+  policy: PolicyObject,
+  now: number,
+  reason: string,
+  message: string,
+  secretName?: string,
+): Outcome {
   const prior = previousStatus(policy);
   const status = withCondition(
     { ...prior, observedGeneration: policy.metadata.generation, secretName: secretName ?? prior.secretName },
@@ -67,7 +81,14 @@ function decodeRing(secret: V1Secret): Ring {
   return parseRing(Buffer.from(raw, "base64"));
 }
 
-function desiredSecret(policy: PolicyObject, spec: PolicySpec, name: string, ring: Ring, tokens: Record<string, string>, now: number): V1Secret {
+function desiredSecret(
+  policy: PolicyObject,
+  spec: PolicySpec,
+  name: string,
+  ring: Ring,
+  tokens: Record<string, string>,
+  now: number,
+): V1Secret {
   const data = renderSecretData(ring, { formats: spec.formats, cipher: spec.cipher }, now);
   return {
     apiVersion: "v1",
@@ -76,7 +97,11 @@ function desiredSecret(policy: PolicyObject, spec: PolicySpec, name: string, rin
     metadata: {
       name,
       namespace: policy.metadata.namespace,
-      labels: { ...spec.secretTemplate?.labels, [managedByLabel]: managedByValue, [policyLabel]: policy.metadata.name },
+      labels: {
+        ...spec.secretTemplate?.labels,
+        [managedByLabel]: managedByValue,
+        [policyLabel]: policy.metadata.name,
+      },
       annotations: { ...spec.secretTemplate?.annotations, ...tokens },
       ownerReferences: [ownerReference(policy)],
     },
@@ -93,8 +118,10 @@ function sameStrings(a: Record<string, string> | undefined, b: Record<string, st
 function upToDate(live: V1Secret, desired: V1Secret): boolean {
   const lm = live.metadata ?? {};
   const dm = desired.metadata ?? {};
-  const includes = (have: Record<string, string> | undefined, want: Record<string, string> | undefined): boolean =>
-    Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
+  const includes = (
+    have: Record<string, string> | undefined,
+    want: Record<string, string> | undefined,
+  ): boolean => Object.entries(want ?? {}).every(([k, v]) => have?.[k] === v);
   return (
     sameStrings(live.data, desired.data) &&
     includes(lm.labels, dm.labels) &&
@@ -146,15 +173,21 @@ export function reconcile({ policy, secret, now, random }: Observed): Outcome {
   const rotateToken = annotations[rotateAnnotation];
   const revokeToken = annotations[revokeAnnotation];
   // Tokens present when the ring is first made are recorded, not acted on: the ring is new anyway.
-  const rotate = previous !== undefined && rotateToken !== undefined && rotateToken !== handled[rotateHandledAnnotation];
-  const revoke = previous !== undefined && revokeToken !== undefined && revokeToken !== handled[revokeHandledAnnotation];
+  const rotate =
+    previous !== undefined && rotateToken !== undefined && rotateToken !== handled[rotateHandledAnnotation];
+  const revoke =
+    previous !== undefined && revokeToken !== undefined && revokeToken !== handled[revokeHandledAnnotation];
   const tokens: Record<string, string> = {};
   if (rotateToken !== undefined) tokens[rotateHandledAnnotation] = rotateToken;
   if (revokeToken !== undefined) tokens[revokeHandledAnnotation] = revokeToken;
 
   const next = nextRing({
     previous,
-    spec: { rotationIntervalMs: spec.rotationIntervalMs, retiredKeys: spec.retiredKeys, suspend: spec.suspend },
+    spec: {
+      rotationIntervalMs: spec.rotationIntervalMs,
+      retiredKeys: spec.retiredKeys,
+      suspend: spec.suspend,
+    },
     now,
     random,
     rotate,
@@ -166,7 +199,11 @@ export function reconcile({ policy, secret, now, random }: Observed): Outcome {
   switch (next.change) {
     case "generated":
       if (events.length === 0) {
-        events.push({ type: "Normal", reason: "Generated", message: `Generated a key ring in Secret ${name}: active key ${view.activeKey ?? "?"}` });
+        events.push({
+          type: "Normal",
+          reason: "Generated",
+          message: `Generated a key ring in Secret ${name}: active key ${view.activeKey ?? "?"}`,
+        });
       }
       break;
     case "rotated":
@@ -213,8 +250,25 @@ export function reconcile({ policy, secret, now, random }: Observed): Outcome {
       nextRotationTime: suspended ? undefined : view.nextRotationTime,
     },
     suspended
-      ? readyCondition(policy, "True", "Suspended", `Rotation is suspended; active key ${view.activeKey ?? "?"} keeps encrypting. Expired keys are still purged.`, now)
-      : readyCondition(policy, "True", "KeysCurrent", `Secret ${name} holds ${next.ring.keys.length} keys; active key ${view.activeKey ?? "?"}, next rotation at ${view.nextRotationTime ?? "?"}`, now),
+      ? readyCondition(
+          policy,
+          "True",
+          "Suspended",
+          `Rotation is suspended; active key ${view.activeKey ?? "?"} keeps encrypting. Expired keys are still purged.`,
+          now,
+        )
+      : readyCondition(
+          policy,
+          "True",
+          "KeysCurrent",
+          `Secret ${name} holds ${next.ring.keys.length} keys; active key ${view.activeKey ?? "?"}, next rotation at ${view.nextRotationTime ?? "?"}`,
+          now,
+        ),
   );
-  return { ...(write ? { secret: write, create: secret === undefined } : {}), status, events, requeueAt: next.nextWake };
+  return {
+    ...(write ? { secret: write, create: secret === undefined } : {}),
+    status,
+    events,
+    requeueAt: next.nextWake,
+  };
 }

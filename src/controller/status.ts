@@ -25,7 +25,10 @@ export function readyCondition(
 export function withCondition(status: PolicyStatus, condition: Condition): PolicyStatus {
   const existing = status.conditions ?? [];
   const prior = existing.find((c) => c.type === condition.type);
-  const next = prior !== undefined && prior.status === condition.status ? { ...condition, lastTransitionTime: prior.lastTransitionTime } : condition;
+  const next =
+    prior !== undefined && prior.status === condition.status
+      ? { ...condition, lastTransitionTime: prior.lastTransitionTime }
+      : condition;
   return { ...status, conditions: [...existing.filter((c) => c.type !== condition.type), next] };
 }
 

@@ -76,7 +76,12 @@ export class Writer {
         name: policy.metadata.name,
         fieldManager,
         force: true,
-        body: { apiVersion, kind, metadata: { name: policy.metadata.name, namespace: policy.metadata.namespace }, status },
+        body: {
+          apiVersion,
+          kind,
+          metadata: { name: policy.metadata.name, namespace: policy.metadata.namespace },
+          status,
+        },
       },
       apply,
     );
@@ -87,7 +92,10 @@ export class Writer {
     await this.core.createNamespacedEvent({
       namespace: policy.metadata.namespace,
       body: {
-        metadata: { name: `${policy.metadata.name}.${now.getTime().toString(16)}${randomBytes(3).toString("hex")}`, namespace: policy.metadata.namespace },
+        metadata: {
+          name: `${policy.metadata.name}.${now.getTime().toString(16)}${randomBytes(3).toString("hex")}`,
+          namespace: policy.metadata.namespace,
+        },
         involvedObject: {
           apiVersion,
           kind,

@@ -11,7 +11,8 @@ export function parseAddress(address: string): { host: string; port: number } {
   const i = address.lastIndexOf(":");
   const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, "") : "0.0.0.0";
   const port = Number(address.slice(i + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address ${address}: expected host:port`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid address ${address}: expected host:port`);
   return { host, port };
 }
 
@@ -31,7 +32,12 @@ export async function serveProbes(address: string, registry: Registry, probes: P
         });
       return;
     }
-    const probe = path === "/healthz" || path === "/livez" ? probes.healthy : path === "/readyz" ? probes.ready : undefined;
+    const probe =
+      path === "/healthz" || path === "/livez"
+        ? probes.healthy
+        : path === "/readyz"
+          ? probes.ready
+          : undefined;
     if (probe === undefined) {
       res.writeHead(404);
       res.end("not found\n");

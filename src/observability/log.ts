@@ -22,7 +22,11 @@ export const redactPaths = [
   "headers.authorization",
 ];
 
-export function createLogger(options: { level?: string; name: string; destination?: NodeJS.WritableStream }): Logger {
+export function createLogger(options: {
+  level?: string;
+  name: string;
+  destination?: NodeJS.WritableStream;
+}): Logger {
   return pino(
     {
       name: options.name,
@@ -40,7 +44,9 @@ export function createLogger(options: { level?: string; name: string; destinatio
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return code !== undefined && typeof code !== "object" ? `${err.message} (code ${String(code)})` : err.message;
+    return typeof code === "string" || typeof code === "number"
+      ? `${err.message} (code ${String(code)})`
+      : err.message;
   }
   return String(err);
 }

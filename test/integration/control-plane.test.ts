@@ -21,7 +21,9 @@ describe("the cluster under test", () => {
 
   it("is a real kube-apiserver", async () => {
     const version = await kc.makeApiClient(k8s.VersionApi).getCode();
-    console.log(`# talking to kube-apiserver ${version.gitVersion} (${version.platform}) at ${kc.getCurrentCluster()?.server ?? "?"}`);
+    console.log(
+      `# talking to kube-apiserver ${version.gitVersion} (${version.platform}) at ${kc.getCurrentCluster()?.server ?? "?"}`,
+    );
     assert.match(version.gitVersion, /^v1\.\d+\.\d+/);
   });
 
@@ -71,7 +73,9 @@ describe("the cluster under test", () => {
       },
     });
     // RBAC changes reach the authorizer's informer within moments.
-    const list = await waitUntil("RBAC to allow the list", () => asReader.listNamespacedSecret({ namespace: ns.name }));
+    const list = await waitUntil("RBAC to allow the list", () =>
+      asReader.listNamespacedSecret({ namespace: ns.name }),
+    );
     assert.ok(Array.isArray(list.items));
   });
 
@@ -83,7 +87,14 @@ describe("the cluster under test", () => {
       metadata: { name: "applied", namespace: ns.name },
       data: { a: "1" },
     };
-    const first = await objects.patch(desired, undefined, undefined, "tko-test", true, k8s.PatchStrategy.ServerSideApply);
+    const first = await objects.patch(
+      desired,
+      undefined,
+      undefined,
+      "tko-test",
+      true,
+      k8s.PatchStrategy.ServerSideApply,
+    );
     assert.equal(first.data?.["a"], "1");
     const managers = first.metadata?.managedFields?.map((f) => `${f.manager ?? ""}/${f.operation ?? ""}`);
     assert.deepEqual(managers, ["tko-test/Apply"]);

@@ -8,7 +8,14 @@ import { after, before, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { activeKey, keyId } from "../../src/core/ring.ts";
 import { adminConfig, tempNamespace, waitUntil } from "../support/kube.ts";
-import { eventsFor, installCrd, policies, startController, waitForCondition, type OperatorProcess } from "../support/operator.ts";
+import {
+  eventsFor,
+  installCrd,
+  policies,
+  startController,
+  waitForCondition,
+  type OperatorProcess,
+} from "../support/operator.ts";
 import { recordSecret } from "../support/secret-history.ts";
 
 const kc = adminConfig();
@@ -29,7 +36,9 @@ after(async () => {
 });
 
 async function holder(): Promise<string> {
-  const lease = await leases.readNamespacedLease({ name: "ticket-key-operator", namespace: ns.name }).catch(() => undefined);
+  const lease = await leases
+    .readNamespacedLease({ name: "ticket-key-operator", namespace: ns.name })
+    .catch(() => undefined);
   return lease?.spec?.holderIdentity ?? "";
 }
 
@@ -52,26 +61,42 @@ it("one leader writes; kill -9 hands over within the lease time without losing o
   assert.ok(leader && follower, `lease holder ${leaderId} is one of the two processes`);
 
   // Let one rotation happen under the first leader: only it reports events and logs work.
-  await waitUntil("a rotation", async () => (await eventsFor(kc, ns.name, "ha")).some((e) => e.reason === "Rotated"), 2 * interval);
+  await waitUntil(
+    "a rotation",
+    async () => (await eventsFor(kc, ns.name, "ha")).some((e) => e.reason === "Rotated"),
+    2 * interval,
+  );
   const instances = new Set((await eventsFor(kc, ns.name, "ha")).map((e) => e.reportingInstance));
   assert.deepEqual([...instances], [leaderId], "every event comes from the leader");
-  assert.ok(!follower.lines.some((l) => l.includes("controller started")), "the follower never started its controller");
+  assert.ok(
+    !follower.lines.some((l) => l.includes("controller started")),
+    "the follower never started its controller",
+  );
 
   const killedAt = Date.now();
   await leader.kill();
-  const newLeader = await waitUntil("the follower to take the lease", async () => {
-    const h = await holder();
-    return h !== "" && h !== leaderId ? h : undefined;
-  }, 3 * leaseMs, 50);
+  const newLeader = await waitUntil(
+    "the follower to take the lease",
+    async () => {
+      const h = await holder();
+      return h !== "" && h !== leaderId ? h : undefined;
+    },
+    3 * leaseMs,
+    50,
+  );
   const takeover = Date.now() - killedAt;
-  console.log(`# leader ${leaderId} killed; ${newLeader} took over after ${takeover} ms (lease ${leaseMs} ms)`);
+  console.log(
+    `# leader ${leaderId} killed; ${newLeader} took over after ${takeover} ms (lease ${leaseMs} ms)`,
+  );
   assert.ok(takeover <= leaseMs + 2_000, `takeover took ${takeover} ms`);
 
   // Two more rotations under the new leader.
   const rotationsBefore = (await eventsFor(kc, ns.name, "ha")).filter((e) => e.reason === "Rotated").length;
   await waitUntil(
     "two rotations by the new leader",
-    async () => (await eventsFor(kc, ns.name, "ha")).filter((e) => e.reason === "Rotated").length >= rotationsBefore + 2,
+    async () =>
+      (await eventsFor(kc, ns.name, "ha")).filter((e) => e.reason === "Rotated").length >=
+      rotationsBefore + 2,
     3 * interval + 5_000,
     250,
   );
@@ -84,14 +109,21 @@ it("one leader writes; kill -9 hands over within the lease time without losing o
     const cur = rings[i]!;
     const names = new Set(cur.ring!.keys.map((k) => keyId(k)));
     for (const k of prev.ring!.keys) {
-      if (k.expiresAt > cur.seenAt + 1500) assert.ok(names.has(keyId(k)), `key ${keyId(k)} vanished before it expired`);
+      if (k.expiresAt > cur.seenAt + 1500)
+        assert.ok(names.has(keyId(k)), `key ${keyId(k)} vanished before it expired`);
     }
   }
   // no rotation skipped or doubled: activations exactly one interval apart, plus latency
-  const starts = [...new Set(rings.flatMap((v) => v.ring!.keys.map((k) => k.activeFrom)))].sort((a, b) => a - b);
+  const starts = [...new Set(rings.flatMap((v) => v.ring!.keys.map((k) => k.activeFrom)))].sort(
+    (a, b) => a - b,
+  );
   const active = rings.map((v) => activeKey(v.ring!, v.seenAt)!.activeFrom);
   const firstActive = Math.min(...active);
-  const gaps = starts.filter((t) => t >= firstActive).slice(1).map((t, i, a) => t - (i === 0 ? firstActive : a[i - 1]!));
+  const gaps = starts
+    .filter((t) => t >= firstActive)
+    .slice(1)
+    .map((t, i, a) => t - (i === 0 ? firstActive : a[i - 1]!));
   console.log(`# activation gaps across the takeover (ms): ${gaps.join(", ")}`);
-  for (const gap of gaps) assert.ok(gap >= interval && gap <= interval + leaseMs + 2_000, `activation gap ${gap} ms`);
+  for (const gap of gaps)
+    assert.ok(gap >= interval && gap <= interval + leaseMs + 2_000, `activation gap ${gap} ms`);
 });

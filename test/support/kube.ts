@@ -17,7 +17,10 @@ export function adminConfig(): k8s.KubeConfig {
 }
 
 /** A namespace with a random suffix, deleted by the returned cleanup. */
-export async function tempNamespace(kc: k8s.KubeConfig, prefix: string): Promise<{ name: string; remove: () => Promise<void> }> {
+export async function tempNamespace(
+  kc: k8s.KubeConfig,
+  prefix: string,
+): Promise<{ name: string; remove: () => Promise<void> }> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const name = `${prefix}-${randomBytes(3).toString("hex")}`;
   await core.createNamespace({ body: { metadata: { name } } });
@@ -75,7 +78,9 @@ export async function waitUntil<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? `: ${lastError.message}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

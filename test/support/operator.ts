@@ -13,7 +13,14 @@ import { waitUntil } from "./kube.ts";
 
 export async function installCrd(kc: k8s.KubeConfig): Promise<void> {
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
-  await objects.patch(policyCrd() as k8s.KubernetesObject, undefined, undefined, "tko-tests", true, k8s.PatchStrategy.ServerSideApply);
+  await objects.patch(
+    policyCrd(),
+    undefined,
+    undefined,
+    "tko-tests",
+    true,
+    k8s.PatchStrategy.ServerSideApply,
+  );
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   await waitUntil("the CRD to be established", async () => {
     const crd = await ext.readCustomResourceDefinition({ name: `${plural}.${group}` });
@@ -77,9 +84,15 @@ export function policies(kc: k8s.KubeConfig) {
       api.createNamespacedCustomObject({
         ...base,
         namespace,
-        body: { apiVersion: `${group}/${version}`, kind: "TicketKeyPolicy", metadata: { name, namespace, annotations }, spec },
+        body: {
+          apiVersion: `${group}/${version}`,
+          kind: "TicketKeyPolicy",
+          metadata: { name, namespace, annotations },
+          spec,
+        },
       }) as Promise<PolicyObject>,
-    get: (namespace: string, name: string) => api.getNamespacedCustomObject({ ...base, namespace, name }) as Promise<PolicyObject>,
+    get: (namespace: string, name: string) =>
+      api.getNamespacedCustomObject({ ...base, namespace, name }) as Promise<PolicyObject>,
     list: async (namespace: string) =>
       ((await api.listNamespacedCustomObject({ ...base, namespace })) as { items: PolicyObject[] }).items,
     patch: (namespace: string, name: string, patch: object) =>
@@ -87,7 +100,8 @@ export function policies(kc: k8s.KubeConfig) {
         { ...base, namespace, name, body: patch },
         k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
       ) as Promise<PolicyObject>,
-    delete: (namespace: string, name: string) => api.deleteNamespacedCustomObject({ ...base, namespace, name }),
+    delete: (namespace: string, name: string) =>
+      api.deleteNamespacedCustomObject({ ...base, namespace, name }),
   };
 }
 
@@ -108,14 +122,20 @@ export async function waitForCondition(
     async () => {
       const p = await api.get(namespace, name);
       const c = readyCondition(p);
-      return c?.status === want.status && (want.reason === undefined || c.reason === want.reason) ? p : undefined;
+      return c?.status === want.status && (want.reason === undefined || c.reason === want.reason)
+        ? p
+        : undefined;
     },
     timeoutMs,
     200,
   );
 }
 
-export async function eventsFor(kc: k8s.KubeConfig, namespace: string, name?: string): Promise<k8s.CoreV1Event[]> {
+export async function eventsFor(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name?: string,
+): Promise<k8s.CoreV1Event[]> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const list = await core.listNamespacedEvent({ namespace });
   return list.items.filter((e) => name === undefined || e.involvedObject.name === name);

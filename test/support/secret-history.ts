@@ -21,7 +21,11 @@ export interface SecretHistory {
   secrets(): Buffer[];
 }
 
-export async function recordSecret(kc: k8s.KubeConfig, namespace: string, name: string): Promise<SecretHistory> {
+export async function recordSecret(
+  kc: k8s.KubeConfig,
+  namespace: string,
+  name: string,
+): Promise<SecretHistory> {
   const versions: SecretVersion[] = [];
   let controller: AbortController | undefined;
   let stopped = false;
@@ -33,14 +37,22 @@ export async function recordSecret(kc: k8s.KubeConfig, namespace: string, name: 
       { fieldSelector: `metadata.name=${name}`, ...(resourceVersion ? { resourceVersion } : {}) },
       (phase, obj: k8s.V1Secret) => {
         resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion;
-        const data = Object.fromEntries(Object.entries(obj.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]));
+        const data = Object.fromEntries(
+          Object.entries(obj.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64")]),
+        );
         let ring: Ring | undefined;
         try {
           ring = data[ringDataKey] ? parseRing(data[ringDataKey]) : undefined;
         } catch {
           ring = undefined;
         }
-        versions.push({ seenAt: Date.now(), resourceVersion: resourceVersion ?? "", ring, data, deleted: phase === "DELETED" });
+        versions.push({
+          seenAt: Date.now(),
+          resourceVersion: resourceVersion ?? "",
+          ring,
+          data,
+          deleted: phase === "DELETED",
+        });
       },
       () => {
         // Watches end (timeouts, server closes): resume from the last version seen.

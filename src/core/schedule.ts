@@ -1,0 +1,112 @@
+import { activeKey, maxRingKeys, nextStateChange, type Key, type Ring } from "./ring.ts";
+import {
+  bringForward,
+  freshRing,
+  pad,
+  purgeExpired,
+  rotationStep,
+  trimRetired,
+  type Random,
+  type ScheduleSpec,
+} from "./schedule-steps.ts";
+
+export type { Random, ScheduleSpec } from "./schedule-steps.ts";
+
+export type RingChange = "none" | "generated" | "rotated" | "revoked" | "purged";
+
+export interface ScheduleInput {
+  /** The ring in the Secret, if any. */
+  previous: Ring | undefined;
+  spec: ScheduleSpec;
+  /** Epoch milliseconds. */
+  now: number;
+  random: Random;
+  /** A new `ticketkeys.dev/rotate` token: rotate at the earliest safe instant (see bringForward). */
+  rotate?: boolean;
+  /** A new `ticketkeys.dev/revoke` token: discard every key now. */
+  revoke?: boolean;
+}
+
+export interface ScheduleResult {
+  ring: Ring;
+  change: RingChange;
+  /** The next instant the ring or a key state changes; always > now. */
+  nextWake: number;
+}
+
+function checkInput(spec: ScheduleSpec, now: number): void {
+  if (!Number.isSafeInteger(now) || now < 0) throw new RangeError("now must be epoch milliseconds");
+  if (!Number.isSafeInteger(spec.rotationIntervalMs) || spec.rotationIntervalMs < 1) {
+    throw new RangeError("rotationIntervalMs must be a positive whole number");
+  }
+  if (!Number.isInteger(spec.retiredKeys) || spec.retiredKeys < 0 || spec.retiredKeys + 2 > maxRingKeys) {
+    throw new RangeError(`retiredKeys must be a whole number from 0 to ${maxRingKeys - 2}`);
+  }
+}
+
+/**
+ * How close before the next rotation an expiry is left to that rotation's reconcile. Each late
+ * rotation (by the reconcile's latency, milliseconds) delays the following ones, so the oldest
+ * retired key expires just before the rotation that replaces it; waking for both would write the
+ * Secret twice within milliseconds. DESIGN.md allows a key to leave "no later than one reconcile
+ * after expiresAt", and consumers drop it by the clock at expiresAt anyway.
+ */
+export const expiryCoalesceMs = 1000;
+
+function wakeAfter(ring: Ring, spec: ScheduleSpec, now: number): number {
+  const next = nextStateChange(ring, now) ?? now + spec.rotationIntervalMs;
+  const rotation = ring.keys.find((key) => key.activeFrom > now)?.activeFrom;
+  return rotation !== undefined && !spec.suspend && rotation > next && rotation - next <= expiryCoalesceMs
+    ? rotation
+    : next;
+}
+
+function result(keys: readonly Key[], change: RingChange, spec: ScheduleSpec, now: number): ScheduleResult {
+  const ring = { keys };
+  return { ring, change, nextWake: wakeAfter(ring, spec, now) };
+}
+
+/**
+ * The key schedule (DESIGN.md, "The key ring and its schedule"): the next ring as a pure function
+ * of the previous ring, the spec, the clock and the random bytes. In order:
+ * 1. no previous ring, a revoke, or no key started yet: a new ring (even when suspended);
+ * 2. purge keys with expiresAt <= now (never the active or a pending key);
+ * 3. unless suspended: a manual rotation brings the pending key forward, and once the last key has
+ *    started the rotation step adds a new pending key; after either, the retired keys are trimmed
+ *    to the R newest and never-used keys pad the ring up to R + 2 keys;
+ * 4. otherwise, when keys were purged, pads back to the previous count (at most R + 2), so a spec
+ *    change of R only takes effect at the next rotation.
+ */
+export function nextRing(input: ScheduleInput): ScheduleResult {
+  const { previous, spec, now, random } = input;
+  checkInput(spec, now);
+  if (input.revoke === true || previous === undefined || activeKey(previous, now) === undefined) {
+    return result(freshRing(spec, now, random), input.revoke === true ? "revoked" : "generated", spec, now);
+  }
+  const before = [...previous.keys].sort((a, b) => a.activeFrom - b.activeFrom);
+  let keys = purgeExpired(before, now);
+  const purged = keys.length !== before.length;
+  let rotated = false;
+  if (!spec.suspend) {
+    const moved = input.rotate === true ? bringForward(keys, spec, now) : undefined;
+    if (moved !== undefined) {
+      keys = purgeExpired(moved, now);
+      rotated = true;
+    }
+    const last = keys.at(-1);
+    if (last !== undefined && last.activeFrom <= now) {
+      keys = purgeExpired(rotationStep(keys, spec, now, random), now);
+      rotated = true;
+    }
+  }
+  const count = spec.retiredKeys + 2;
+  if (rotated) {
+    keys = pad(trimRetired(keys, spec.retiredKeys, now), count, spec, now, random);
+    return result(keys, "rotated", spec, now);
+  }
+  if (purged) {
+    keys = pad(keys, Math.min(count, before.length), spec, now, random);
+    return result(keys, "purged", spec, now);
+  }
+  return result(before, "none", spec, now);
+}
