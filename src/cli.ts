@@ -28,6 +28,7 @@ try {
       process.exitCode = 2;
   }
 } catch (err) {
+  // Bad flags or configuration: say so once and exit (servers may already be listening).
   process.stderr.write(`ticket-key-operator: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 2;
+  process.exit(2);
 }

@@ -66,7 +66,9 @@ export class LeaderElector {
       if (this.isStopped) break; // release() ran while we slept: never re-acquire
       if (await this.tryAcquireOrRenew(callbacks)) {
         lastRenew = this.now();
-      } else if (this.now() - lastRenew > renewDeadlineMs) {
+      } else if (this.now() + retryPeriodMs - lastRenew > renewDeadlineMs) {
+        // The next attempt would come after the deadline: step down now, before any candidate
+        // can see the lease as expired (leaseDuration > renewDeadline after the last renewal).
         this.leading = false;
         callbacks.onStoppedLeading();
       }

@@ -55,6 +55,13 @@ export async function runController(argv: string[]): Promise<void> {
     process.stdout.write(controllerUsage);
     return;
   }
+  // Validate every flag before starting anything.
+  const leaseDurationMs = parseDuration(values["lease-duration"]);
+  const renewDeadlineMs = parseDuration(values["renew-deadline"]);
+  const retryPeriodMs = parseDuration(values["retry-period"]);
+  if (!(retryPeriodMs < renewDeadlineMs && renewDeadlineMs < leaseDurationMs)) {
+    throw new Error("leader election needs --retry-period < --renew-deadline < --lease-duration");
+  }
   const log = createLogger({ name: "controller", level: values["log-level"] });
   const identity = `${process.env["POD_NAME"] ?? hostname()}_${process.pid}`;
   const kc = loadKubeConfig(values.kubeconfig);
@@ -117,9 +124,9 @@ export async function runController(argv: string[]): Promise<void> {
     namespace,
     name: values["leader-election-id"],
     identity,
-    leaseDurationMs: parseDuration(values["lease-duration"]),
-    renewDeadlineMs: parseDuration(values["renew-deadline"]),
-    retryPeriodMs: parseDuration(values["retry-period"]),
+    leaseDurationMs,
+    renewDeadlineMs,
+    retryPeriodMs,
   });
   log.info({ identity, lease: `${namespace}/${values["leader-election-id"]}` }, "campaigning for leadership");
   metrics.leader.set(0);
