@@ -2,12 +2,12 @@
  * What the single-key consumer and the router share: following a source through the ring clock,
  * counting handshakes, and the metrics, logs and statistics of both.
  */
-import { keyId, keyState, type Key, type Ring } from "../core/index.ts";
+import { keyId, type Ring } from "../core/index.ts";
 import type { Clock } from "./clock.ts";
 import type { ConsumerStats, HandshakeCounts, RingEvent } from "./events.ts";
 import { defaultLogger, type Logger } from "./log.ts";
-import { consumerMetrics, servingStates, type ConsumerMetrics, type ServingState } from "./metrics.ts";
-import { RingClock, type RingView } from "./ring-clock.ts";
+import { consumerMetrics, type ConsumerMetrics } from "./metrics.ts";
+import { RingClock, servingStates, stateOf, type RingView, type ServingState } from "./ring-clock.ts";
 import type { Rejection, RingSource } from "./ring-source.ts";
 import type { Registry } from "prom-client";
 
@@ -45,13 +45,6 @@ function summary(view: RingView): RingEvent {
     cause: view.cause,
     at: new Date(view.at),
   };
-}
-
-/** The state of a live key in a view (the active one even when it has not started yet). */
-export function stateOf(view: RingView, key: Key): ServingState {
-  if (key === view.active) return "active";
-  const state = keyState(view.ring, key, view.at);
-  return state === "pending" ? "pending" : "retired";
 }
 
 export class KeyConsumer {
@@ -99,7 +92,10 @@ export class KeyConsumer {
       return ring;
     });
     this.ready.catch((error: unknown) => {
-      this.log.error({ err: error instanceof Error ? error.message : String(error) }, "ticket key source failed to start");
+      this.log.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "ticket key source failed to start",
+      );
     });
   }
 
@@ -174,7 +170,11 @@ export class KeyConsumer {
       this.metrics.activeKey.set({ key_id: keyId(active) }, 1);
       if (previous !== undefined) this.metrics.keyActivations.inc();
       this.log.info(
-        { activeKey: keyId(active), previousKey: previous === undefined ? undefined : keyId({ name: previous }), cause: view.cause },
+        {
+          activeKey: keyId(active),
+          previousKey: previous === undefined ? undefined : keyId({ name: previous }),
+          cause: view.cause,
+        },
         "ticket key activated",
       );
     }

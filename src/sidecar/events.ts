@@ -1,6 +1,6 @@
 /** The events and statistics of a consumer (single-key or router). Key ids only, never key bytes. */
+import type { ServingState } from "./ring-clock.ts";
 import type { Rejection } from "./ring-source.ts";
-import type { ServingState } from "./metrics.ts";
 
 export type { Rejection };
 

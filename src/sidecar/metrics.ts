@@ -5,10 +5,6 @@
  */
 import { Counter, Gauge, Registry } from "prom-client";
 
-/** The state of a live key, as counted in handshakes. */
-export type ServingState = "active" | "pending" | "retired";
-export const servingStates: readonly ServingState[] = ["active", "pending", "retired"];
-
 /** What the router did with an accepted connection. */
 export type RouteOutcome =
   /** A ticket whose key this router holds: sent to that key's server. */
@@ -55,7 +51,12 @@ export interface ConsumerMetrics {
   readonly routerConnections: Counter<"outcome">;
 }
 
-function counter<T extends string>(registry: Registry, name: string, help: string, labelNames: T[]): Counter<T> {
+function counter<T extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: T[],
+): Counter<T> {
   const existing = registry.getSingleMetric(name);
   if (existing instanceof Counter) return existing as Counter<T>;
   return new Counter({ name, help, labelNames, registers: [registry] });
@@ -78,11 +79,19 @@ export function consumerMetrics(registry: Registry = new Registry()): ConsumerMe
       "TLS handshakes completed, by whether the session was resumed and the state of the key of the server that took it.",
       ["resumed", "key_state"],
     ),
-    activeKey: gauge(registry, `${prefix}active_key_info`, "1 for the id of the key that encrypts new tickets.", [
-      "key_id",
-    ]),
+    activeKey: gauge(
+      registry,
+      `${prefix}active_key_info`,
+      "1 for the id of the key that encrypts new tickets.",
+      ["key_id"],
+    ),
     keys: gauge(registry, `${prefix}keys`, "Live ticket keys, by state.", ["state"]),
-    keyActivations: counter(registry, `${prefix}key_activations_total`, "Switches of the encrypting key.", []),
+    keyActivations: counter(
+      registry,
+      `${prefix}key_activations_total`,
+      "Switches of the encrypting key.",
+      [],
+    ),
     lastUpdate: gauge(
       registry,
       `${prefix}last_update_timestamp_seconds`,

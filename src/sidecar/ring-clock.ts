@@ -7,9 +7,13 @@
  */
 import { EventEmitter } from "node:events";
 
-import { nextStateChange, type Key, type Ring } from "../core/index.ts";
+import { keyState, nextStateChange, type Key, type Ring } from "../core/index.ts";
 import { servingKeys } from "../core/serving-order.ts";
 import { maxTimerMs, systemClock, type Clock } from "./clock.ts";
+
+/** The state of a live key (a gone key is not live). */
+export type ServingState = "active" | "pending" | "retired";
+export const servingStates: readonly ServingState[] = ["active", "pending", "retired"];
 
 /** The live keys of a ring at one instant. */
 export interface RingView {
@@ -28,6 +32,12 @@ export interface RingView {
   readonly live: readonly Key[];
   /** The next instant a key changes state, if any. */
   readonly nextChange: number | undefined;
+}
+
+/** The state of a live key in a view (the active one even when it has not started yet). */
+export function stateOf(view: RingView, key: Key): ServingState {
+  if (key === view.active) return "active";
+  return keyState(view.ring, key, view.at) === "pending" ? "pending" : "retired";
 }
 
 export interface RingClockOptions {

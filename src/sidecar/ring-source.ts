@@ -144,7 +144,10 @@ export abstract class BaseRingSource extends EventEmitter<RingSourceEvents> impl
   /** A transient failure: logged (once per distinct message in a row) and emitted if observed. */
   protected report(error: Error, details: Record<string, unknown> = {}): void {
     if (error.message !== this.#lastError) {
-      this.log.warn({ ...details, err: error.message }, "ticket key source failed; keeping the last good ring");
+      this.log.warn(
+        { ...details, err: error.message },
+        "ticket key source failed; keeping the last good ring",
+      );
     }
     this.#lastError = error.message;
     if (this.listenerCount("error") > 0) this.emit("error", error);

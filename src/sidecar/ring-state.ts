@@ -60,7 +60,10 @@ export class RingState {
     let ring: Ring;
     let serialized: string;
     try {
-      ring = typeof input === "string" || Buffer.isBuffer(input) ? parseRing(input) : parseRing(serializeRing(input));
+      ring =
+        typeof input === "string" || Buffer.isBuffer(input)
+          ? parseRing(input)
+          : parseRing(serializeRing(input));
       serialized = serializeRing(ring);
     } catch (error) {
       // RingFormatError messages are fixed text; anything else is not repeated (it could quote input).

@@ -34,7 +34,11 @@ export class SingleKeyConsumer extends EventEmitter<SingleKeyEvents> {
   readonly #log: Logger;
   #applied: Buffer | undefined;
 
-  constructor(server: tls.Server, source: RingSource, options: ConsumerOptions & { ownsSource?: boolean } = {}) {
+  constructor(
+    server: tls.Server,
+    source: RingSource,
+    options: ConsumerOptions & { ownsSource?: boolean } = {},
+  ) {
     super();
     this.server = server;
     this.#log = options.log ?? defaultLogger();

@@ -19,7 +19,8 @@ export function resolveSource(
   defaults: { log?: Logger; clock?: Clock },
 ): { source: RingSource; owned: boolean } {
   if ("source" in choice) return { source: choice.source, owned: false };
-  if ("kubernetes" in choice) return { source: kubernetesSource({ ...defaults, ...choice.kubernetes }), owned: true };
+  if ("kubernetes" in choice)
+    return { source: kubernetesSource({ ...defaults, ...choice.kubernetes }), owned: true };
   const options = typeof choice.directory === "string" ? { path: choice.directory } : choice.directory;
   return { source: directorySource({ ...defaults, ...options }), owned: true };
 }

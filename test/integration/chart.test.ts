@@ -94,6 +94,16 @@ describe("helm chart on the control plane", () => {
     return controller;
   };
 
+  /** Ready, or a failure that quotes the RBAC denials the controller logged. */
+  const ready = async (controller: OperatorProcess, ns: string, name: string) => {
+    try {
+      return await waitForCondition(kc, ns, name, { status: "True" }, 60_000);
+    } catch (err) {
+      const denials = controller.lines.filter((l) => rbacDenial.test(l)).slice(0, 5);
+      throw new Error(`${String(err)}\nRBAC denials in the controller's log:\n${denials.join("\n")}`);
+    }
+  };
+
   const assertNoRbacDenials = (controller: OperatorProcess): void => {
     const denials = controller.lines.filter((l) => rbacDenial.test(l));
     assert.deepEqual(denials, [], "the controller hit an RBAC denial");
@@ -131,10 +141,10 @@ describe("helm chart on the control plane", () => {
     const controller = await runAsChart(release);
     await api.create(releaseNs, "home", { rotationInterval: "1h" });
     await api.create(watched, "web", { secretName: "web-keys", rotationInterval: "1h" });
-    const ready = await waitForCondition(kc, watched, "web", { status: "True" }, 60_000);
-    await waitForCondition(kc, releaseNs, "home", { status: "True" }, 30_000);
+    const web = await ready(controller, watched, "web");
+    await ready(controller, releaseNs, "home");
     const secret = await core.readNamespacedSecret({ name: "web-keys", namespace: watched });
-    assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, ready.metadata.uid);
+    assert.equal(secret.metadata?.ownerReferences?.[0]?.uid, web.metadata.uid);
     assert.ok(secret.data?.["ring.json"]);
     await waitUntil("a Generated event", async () =>
       (await eventsFor(kc, watched, "web")).some((e) => e.reason === "Generated"),
@@ -161,7 +171,7 @@ describe("helm chart on the control plane", () => {
 
     const controller = await runAsChart(release);
     await api.create(anywhere, "api", { rotationInterval: "1h" });
-    await waitForCondition(kc, anywhere, "api", { status: "True" }, 60_000);
+    await ready(controller, anywhere, "api");
     assert.ok((await core.readNamespacedSecret({ name: "api", namespace: anywhere })).data?.["ring.json"]);
     await controller.stop();
     assertNoRbacDenials(controller);

@@ -108,6 +108,28 @@ it("one leader writes; kill -9 hands over within the lease time without losing o
   );
   history.stop();
 
+  // SIGTERM releases the lease: a third candidate takes over without waiting for expiry.
+  const third = startController(ns.name, args);
+  procs.push(third);
+  await waitUntil("the third candidate to campaign", () =>
+    Promise.resolve(third.lines.some((l) => l.includes("campaigning for leadership"))),
+  );
+  const current = procs.find((p) => newLeader.endsWith(`_${p.child.pid ?? ""}`))!;
+  const termAt = Date.now();
+  await current.stop();
+  const successor = await waitUntil(
+    "the third candidate to take the released lease",
+    async () => {
+      const h = await holder();
+      return h.endsWith(`_${third.child.pid ?? ""}`) ? h : undefined;
+    },
+    leaseMs + 3_000,
+    50,
+  );
+  const handover = Date.now() - termAt;
+  console.log(`# ${newLeader} released the lease on SIGTERM; ${successor} took it after ${handover} ms`);
+  assert.ok(handover < leaseMs, `a released lease is taken before it would have expired (${handover} ms)`);
+
   const rings = history.versions.filter((v) => v.ring !== undefined);
   const iso = (t: number): string => new Date(t).toISOString().slice(11, 23);
   const show = (v: (typeof rings)[number]): string =>

@@ -12,12 +12,18 @@ export const requiredVerbs = ["get", "list", "watch"] as const;
  * only. A list or watch with the field selector `metadata.name=<secretName>` is authorized
  * against `resourceNames`, so the consumer never needs access to the other Secrets.
  */
-export function minimalRole(namespace: string, secretName: string, roleName = `${secretName}-reader`): V1Role {
+export function minimalRole(
+  namespace: string,
+  secretName: string,
+  roleName = `${secretName}-reader`,
+): V1Role {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
     metadata: { name: roleName, namespace },
-    rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [secretName], verbs: [...requiredVerbs] }],
+    rules: [
+      { apiGroups: [""], resources: ["secrets"], resourceNames: [secretName], verbs: [...requiredVerbs] },
+    ],
   };
 }
 

@@ -53,7 +53,8 @@ export class KubernetesRingSource extends BaseRingSource {
       import("../../kube/config.ts"),
     ]);
     const configured = this.#options.kubeConfig;
-    const kc = configured === undefined || typeof configured === "string" ? loadKubeConfig(configured) : configured;
+    const kc =
+      configured === undefined || typeof configured === "string" ? loadKubeConfig(configured) : configured;
     const core = kc.makeApiClient(CoreV1Api);
     const { namespace, name } = this;
     const fieldSelector = `metadata.name=${name}`;
