@@ -20,6 +20,7 @@ const { values } = parseArgs({
   },
 });
 const count = Number(values.policies);
+export const controllerNodeOptions = "--max-old-space-size=128";
 
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -34,7 +35,10 @@ kc.loadFromFile(cluster.kubeconfigPath);
 try {
   await installCrd(kc);
   const ns = await tempNamespace(kc, "scale");
-  const controller = startController(ns.name, [`--workers=${values.workers}`, "--log-level=warn"]);
+  // The controller runs with the heap limit its Helm chart and container image set.
+  const controller = startController(ns.name, [`--workers=${values.workers}`, "--log-level=warn"], {
+    NODE_OPTIONS: controllerNodeOptions,
+  });
   const api = policies(kc);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 
@@ -80,6 +84,7 @@ try {
     scenario: "scale",
     policies: count,
     workers: Number(values.workers),
+    controllerNodeOptions,
     secondsUntilAllReady: Number(seconds.toFixed(1)),
     controllerPeakRssMB: Number((rss / 2 ** 20).toFixed(1)),
     goals: { secondsUntilAllReady: 60, controllerPeakRssMB: 200 },

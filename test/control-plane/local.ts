@@ -9,7 +9,7 @@
  * this Node process dies for any reason, and `stop()` (also run on exit, SIGINT and SIGTERM)
  * terminates them in order. Nothing is left behind.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { openSync, closeSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:https";
@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ensureBinaries, binaryPath, type Binary } from "./build.ts";
 import { createPki, type Pki } from "./pki.ts";
+import { spawnBound } from "../support/spawn.ts";
 
 export interface LocalControlPlane {
   /** Admin kubeconfig (client certificate in group system:masters). */
@@ -82,7 +83,7 @@ export async function freePort(): Promise<number> {
 function startProcess(dir: string, name: Binary, args: string[]): Proc {
   const logPath = join(dir, `${name}.log`);
   const fd = openSync(logPath, "a");
-  const child = spawn("setpriv", ["--pdeathsig", "SIGKILL", "--", binaryPath(name), ...args], {
+  const child = spawnBound(binaryPath(name), args, {
     cwd: dir,
     stdio: ["ignore", fd, fd],
   });

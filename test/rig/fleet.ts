@@ -3,12 +3,13 @@
  * that plays a key schedule into each replica's mounted-Secret directory with a per-replica
  * delay, as kubelet volume updates would arrive at different moments.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rename, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { spawnBound } from "../support/spawn.ts";
 import { nextRing, serializeRing, type Key, type Ring, type ScheduleSpec } from "../../src/core/index.ts";
 import { startBalancer, type Balancer } from "./balancer.ts";
 import type { ServerCert } from "./certs.ts";
@@ -42,7 +43,7 @@ function startReplica(
   args: string[],
   env?: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ["test/rig/replica.ts", "--id", id, ...args], {
+  const child = spawnBound(process.execPath, ["test/rig/replica.ts", "--id", id, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, ...env },
   });

@@ -3,8 +3,9 @@
  * controller` as a child process (its JSON log lines are kept for the key-leak scan), create
  * and read policies.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { spawnBound } from "./spawn.ts";
 import * as k8s from "@kubernetes/client-node";
 import { policyCrd } from "../../src/api/crd.ts";
 import { group, plural, version } from "../../src/api/names.ts";
@@ -39,7 +40,7 @@ export interface OperatorProcess {
 }
 
 export function startOperator(args: string[], env: NodeJS.ProcessEnv = {}): OperatorProcess {
-  const child = spawn(process.execPath, ["src/cli.ts", ...args], {
+  const child = spawnBound(process.execPath, ["src/cli.ts", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -59,15 +60,22 @@ export function startOperator(args: string[], env: NodeJS.ProcessEnv = {}): Oper
 }
 
 /** A controller for one namespace, on free ports, without leader election unless asked. */
-export function startController(namespace: string, extra: string[] = []): OperatorProcess {
-  return startOperator([
-    "controller",
-    `--namespaces=${namespace}`,
-    "--metrics-address=127.0.0.1:0",
-    "--health-address=127.0.0.1:0",
-    ...(extra.some((a) => a.startsWith("--leader-elect")) ? [] : ["--leader-elect=false"]),
-    ...extra,
-  ]);
+export function startController(
+  namespace: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): OperatorProcess {
+  return startOperator(
+    [
+      "controller",
+      `--namespaces=${namespace}`,
+      "--metrics-address=127.0.0.1:0",
+      "--health-address=127.0.0.1:0",
+      ...(extra.some((a) => a.startsWith("--leader-elect")) ? [] : ["--leader-elect=false"]),
+      ...extra,
+    ],
+    env,
+  );
 }
 
 export interface PolicyObject {
