@@ -28,6 +28,9 @@ import { renderSecretData } from "../core/renderings.ts";
 import { ownerReference, ownedBy } from "./ownership.ts";
 import { readyCondition, ringStatus, withCondition } from "./status.ts";
 
+/** How often a policy blocked by someone else's Secret checks whether that Secret is gone. */
+export const conflictRecheckMs = 30_000;
+
 export interface PolicyEvent {
   type: "Normal" | "Warning";
   reason: string;
@@ -137,13 +140,17 @@ export function reconcile({ policy, secret, now, random }: Observed): Outcome {
   const name = spec.secretName ?? policy.metadata.name;
 
   if (secret !== undefined && !ownedBy(secret, policy)) {
-    return failed(
-      policy,
-      now,
-      "SecretConflict",
-      `Secret ${name} exists and is not managed by this policy: it is left untouched. Delete it or set spec.secretName to another name.`,
-      name,
-    );
+    // A Secret without our label is not watched: look again later to notice it was removed.
+    return {
+      ...failed(
+        policy,
+        now,
+        "SecretConflict",
+        `Secret ${name} exists and is not managed by this policy: it is left untouched. Delete it or set spec.secretName to another name.`,
+        name,
+      ),
+      requeueAt: now + conflictRecheckMs,
+    };
   }
 
   const events: PolicyEvent[] = [];
