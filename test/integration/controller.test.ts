@@ -188,6 +188,9 @@ describe("controller", { concurrency: true }, () => {
     const s = await core.readNamespacedSecret({ name: "taken", namespace: ns.name });
     assert.deepEqual(Object.keys(s.data ?? {}), ["mine"]);
     assert.equal(s.metadata?.ownerReferences, undefined);
+    // Once the other Secret is gone, the policy takes the name (within its recheck period).
+    await core.deleteNamespacedSecret({ name: "taken", namespace: ns.name });
+    await waitForCondition(kc, ns.name, "conflict", { status: "True" }, 45_000);
   });
 
   it("restores a hand-edited Secret, regenerates a deleted one or a broken ring.json, with Warning events", async () => {
