@@ -42,8 +42,9 @@ export async function findHelm(): Promise<string | undefined> {
 }
 
 /**
- * Runs helm; `--kube-version` is passed to `template` because a helm built from source (as ours
- * is) assumes Kubernetes v1.20 when not told, below the chart's kubeVersion.
+ * Runs helm. `template` gets `--kube-version` (the pinned control-plane version) so that what
+ * it renders never depends on the default a given helm build assumes (ours, built from source,
+ * assumes v1.20).
  */
 export async function helm(helmPath: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
   const withVersion = args[0] === "template" ? [...args, `--kube-version=${versions.kubernetes}`] : args;

@@ -13,6 +13,8 @@ export interface Release {
   namespace: string;
   /** the chart's full name for this release: ServiceAccount, Roles, Deployment, Lease */
   fullname: string;
+  /** what `helm install` printed, NOTES.txt included */
+  output: string;
   uninstall(): Promise<string>;
 }
 
@@ -44,7 +46,7 @@ export async function installRelease(options: {
 }): Promise<Release> {
   const helmPath = await requireHelm();
   const env = helmEnv(options.kubeconfig);
-  await helm(
+  const output = await helm(
     helmPath,
     [
       "install",
@@ -62,6 +64,7 @@ export async function installRelease(options: {
     name: options.name,
     namespace: options.namespace,
     fullname,
+    output,
     uninstall: () =>
       helm(helmPath, ["uninstall", options.name, `--namespace=${options.namespace}`, "--wait"], env),
   };

@@ -100,13 +100,51 @@ describe("helm chart on the control plane", () => {
       return await waitForCondition(kc, ns, name, { status: "True" }, 60_000);
     } catch (err) {
       const denials = controller.lines.filter((l) => rbacDenial.test(l)).slice(0, 5);
-      throw new Error(`${String(err)}\nRBAC denials in the controller's log:\n${denials.join("\n")}`);
+      throw new Error(`${String(err)}\nRBAC denials in the controller's log:\n${denials.join("\n")}`, {
+        cause: err,
+      });
     }
   };
 
   const assertNoRbacDenials = (controller: OperatorProcess): void => {
     const denials = controller.lines.filter((l) => rbacDenial.test(l));
     assert.deepEqual(denials, [], "the controller hit an RBAC denial");
+  };
+
+  /** The pod template passes Pod Security admission at the restricted level (a server dry run). */
+  const assertRestricted = async (deployment: k8s.V1Deployment): Promise<void> => {
+    const ns = deployment.metadata?.namespace ?? "";
+    await core.patchNamespace(
+      {
+        name: ns,
+        body: { metadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted" } } },
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    const template = deployment.spec?.template;
+    assert.ok(template?.spec);
+    const pod = await core.createNamespacedPod({
+      namespace: ns,
+      dryRun: "All",
+      body: {
+        metadata: { name: "restricted-check", labels: template.metadata?.labels },
+        spec: template.spec,
+      },
+    });
+    assert.equal(pod.metadata?.name, "restricted-check");
+    await assert.rejects(
+      core.createNamespacedPod({
+        namespace: ns,
+        dryRun: "All",
+        body: {
+          metadata: { name: "not-restricted" },
+          spec: { ...template.spec, containers: [{ name: "c", image: "busybox" }] },
+        },
+      }),
+      (err: unknown) =>
+        err instanceof k8s.ApiException && err.code === 403 && /restricted/.test(String(err.body)),
+      "the namespace enforces the restricted level",
+    );
   };
 
   before(async () => {
@@ -137,6 +175,8 @@ describe("helm chart on the control plane", () => {
       0,
       "no cluster-wide binding when namespaces are listed",
     );
+    await assertRestricted(deployment);
+    assert.match(release.output, new RegExp(`kubectl -n ${releaseNs} get tkp`));
 
     const controller = await runAsChart(release);
     await api.create(releaseNs, "home", { rotationInterval: "1h" });
@@ -199,9 +239,9 @@ describe("helm chart on the control plane", () => {
     );
     try {
       const release = await install("tko-crd", releaseNs, [`watchNamespaces={${policyNs}}`]);
-      const owned = await ext.readCustomResourceDefinition({ name: crdName });
-      assert.equal(owned.metadata?.annotations?.["helm.sh/resource-policy"], "keep");
-      assert.equal(owned.metadata?.labels?.["app.kubernetes.io/instance"], "tko-crd");
+      const owned = (await ext.readCustomResourceDefinition({ name: crdName })).metadata ?? {};
+      assert.equal(owned.annotations?.["helm.sh/resource-policy"], "keep");
+      assert.equal(owned.labels?.["app.kubernetes.io/instance"], "tko-crd");
 
       const out = await release.uninstall();
       releases.splice(releases.indexOf(release), 1);

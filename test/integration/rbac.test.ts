@@ -124,9 +124,6 @@ describe("the chart's RBAC, as the API server reports it", () => {
     const release = releases[1];
     assert.ok(release);
     assert.deepEqual(await granted(release, other), rows(controllerTable));
-    assert.deepEqual(
-      await granted(release, allNs),
-      rows(controllerTable + leaseTable(release.fullname)),
-    );
+    assert.deepEqual(await granted(release, allNs), rows(controllerTable + leaseTable(release.fullname)));
   });
 });

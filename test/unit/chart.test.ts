@@ -85,7 +85,10 @@ function find(objects: K8sObject[], kind: string, name: string, ns?: string): K8
 
 const names = (objects: K8sObject[]): string[] =>
   objects
-    .map((o) => `${o.kind}/${o.metadata.namespace === undefined ? "" : `${o.metadata.namespace}/`}${o.metadata.name}`)
+    .map(
+      (o) =>
+        `${o.kind}/${o.metadata.namespace === undefined ? "" : `${o.metadata.namespace}/`}${o.metadata.name}`,
+    )
     .sort();
 
 function podSpec(objects: K8sObject[]): PodSpec {
@@ -199,7 +202,8 @@ describe("helm chart", { skip }, () => {
     const source = parse(await readFile(crdPath, "utf8")) as K8sObject;
     assert.deepEqual(crd["spec"], source["spec"]);
     assert.equal(crd.apiVersion, source.apiVersion);
-    for (const [k, v] of Object.entries(source.metadata.labels ?? {})) assert.equal(crd.metadata.labels?.[k], v);
+    for (const [k, v] of Object.entries(source.metadata.labels ?? {}))
+      assert.equal(crd.metadata.labels?.[k], v);
 
     const notKept = find(await render("crds.keep=false"), "CustomResourceDefinition", crd.metadata.name);
     assert.equal(notKept.metadata.annotations?.["helm.sh/resource-policy"], undefined);
@@ -282,7 +286,11 @@ describe("helm chart", { skip }, () => {
     for (const ns of ["shop", "payments"]) {
       assert.deepEqual(find(objects, "Role", fullname, ns)["rules"], controllerRules);
       const binding = find(objects, "RoleBinding", fullname, ns);
-      assert.deepEqual(binding["roleRef"], { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: fullname });
+      assert.deepEqual(binding["roleRef"], {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: fullname,
+      });
       assert.deepEqual(binding["subjects"], [{ kind: "ServiceAccount", name: fullname, namespace }]);
     }
     assert.deepEqual(find(objects, "Role", `${fullname}-leader-election`, namespace)["rules"], leaseRules);
