@@ -12,7 +12,7 @@ import { inspectClientHello, MAX_CLIENT_HELLO_BYTES, type ClientHelloResult } fr
 export type ClientHelloAnswer = Exclude<ClientHelloResult, { kind: "need-more" }>;
 
 export interface ClientHelloReaderOptions {
-  /** How long a client may take to send its ClientHello; then the socket is destroyed. */
+  /** How long a client may take to send its whole ClientHello; then the socket is destroyed. */
   timeoutMs: number;
   /**
    * The answer, with every byte read so far (to unshift before handing the socket over). The
@@ -25,10 +25,13 @@ export interface ClientHelloReaderOptions {
 
 const kReader = Symbol("ticketkeys.clientHelloReader");
 const kBytes = Symbol("ticketkeys.clientHelloBytes");
+const kDeadline = Symbol("ticketkeys.clientHelloDeadline");
 
 interface ReadingSocket extends net.Socket {
   [kReader]?: ClientHelloReader | undefined;
   [kBytes]?: Buffer | undefined;
+  /** When the ClientHello must be complete (epoch ms): the timeout is not reset by each byte. */
+  [kDeadline]?: number;
 }
 
 const tooLong: ClientHelloAnswer = Object.freeze({
@@ -48,6 +51,7 @@ export class ClientHelloReader {
     const reading = socket as ReadingSocket;
     reading[kReader] = this;
     reading[kBytes] = undefined;
+    reading[kDeadline] = Date.now() + this.#options.timeoutMs;
     socket.on("error", ignoreError);
     socket.on("readable", onReadable);
     socket.on("close", onClose);
@@ -97,6 +101,14 @@ function onReadable(this: ReadingSocket): void {
       return;
     }
     this[kBytes] = bytes;
+    // A client trickling bytes does not extend its time: the idle timer is re-armed with what
+    // is left until the deadline.
+    const left = (this[kDeadline] ?? 0) - Date.now();
+    if (left <= 0) {
+      reader.aborted(this, "timeout");
+      return;
+    }
+    this.setTimeout(left);
   }
 }
 

@@ -115,6 +115,9 @@ export class KeyServerPool {
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       this.#options.onSecureConnection(entry, socket);
     });
+    // The server listens through the router. An https server starts its connection tracking on
+    // 'listening' (headersTimeout / requestTimeout checks, closeIdleConnections on close()).
+    server.emit("listening");
     this.#options.log.debug({ keyId: id, state }, "server created for a key");
     return entry;
   }

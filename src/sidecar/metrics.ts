@@ -58,13 +58,13 @@ function counter<T extends string>(
   labelNames: T[],
 ): Counter<T> {
   const existing = registry.getSingleMetric(name);
-  if (existing instanceof Counter) return existing as Counter<T>;
+  if (existing instanceof Counter) return existing;
   return new Counter({ name, help, labelNames, registers: [registry] });
 }
 
 function gauge<T extends string>(registry: Registry, name: string, help: string, labelNames: T[]): Gauge<T> {
   const existing = registry.getSingleMetric(name);
-  if (existing instanceof Gauge) return existing as Gauge<T>;
+  if (existing instanceof Gauge) return existing;
   return new Gauge({ name, help, labelNames, registers: [registry] });
 }
 

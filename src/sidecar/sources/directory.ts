@@ -37,6 +37,7 @@ export class DirectoryRingSource extends BaseRingSource {
   #reading: Promise<void> | undefined;
   #readAgain = false;
   #open = false;
+  #closed = false;
 
   constructor(options: DirectorySourceOptions) {
     super(`directory ${options.path}`, options);
@@ -47,13 +48,17 @@ export class DirectoryRingSource extends BaseRingSource {
   }
 
   protected override async open(): Promise<void> {
-    let isDirectory = false;
-    try {
-      isDirectory = (await stat(this.path)).isDirectory();
-    } catch (error) {
-      throw new Error(`ticket key directory ${this.path} is not readable: ${describeError(error)}`);
-    }
+    this.#closed = false;
+    const isDirectory = await stat(this.path).then(
+      (stats) => stats.isDirectory(),
+      (error: unknown) => {
+        throw new Error(`ticket key directory ${this.path} is not readable: ${describeError(error)}`, {
+          cause: error,
+        });
+      },
+    );
     if (!isDirectory) throw new Error(`ticket key directory ${this.path} is not a directory`);
+    if (this.#wasClosed()) return; // stopped while opening
     this.#open = true;
     this.#watch();
     this.#recheck = setInterval(() => {
@@ -65,6 +70,7 @@ export class DirectoryRingSource extends BaseRingSource {
   }
 
   protected override async close(): Promise<void> {
+    this.#closed = true;
     this.#open = false;
     this.#watcher?.close();
     this.#watcher = undefined;
@@ -115,20 +121,37 @@ export class DirectoryRingSource extends BaseRingSource {
     this.#reading = (async () => {
       do {
         this.#readAgain = false;
-        if (!this.#open) return;
-        let bytes: Buffer;
-        try {
-          bytes = await readFile(this.#file);
-        } catch (error) {
-          this.report(new Error(`cannot read ${this.#file}: ${describeError(error)}`));
-          continue;
-        }
-        if (this.#open) this.offer(bytes);
-      } while (this.#readAgain);
+        await this.#readOnce();
+      } while (this.#wantsAnotherRead());
     })().finally(() => {
       this.#reading = undefined;
     });
     return this.#reading;
+  }
+
+  #wantsAnotherRead(): boolean {
+    return this.#readAgain && this.#isOpen();
+  }
+
+  #wasClosed(): boolean {
+    return this.#closed;
+  }
+
+  /** A method, not the field: the source may close while a read awaits. */
+  #isOpen(): boolean {
+    return this.#open;
+  }
+
+  async #readOnce(): Promise<void> {
+    if (!this.#open) return;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.#file);
+    } catch (error) {
+      this.report(new Error(`cannot read ${this.#file}: ${describeError(error)}`));
+      return;
+    }
+    if (this.#isOpen()) this.offer(bytes);
   }
 }
 

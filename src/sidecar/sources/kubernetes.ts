@@ -35,6 +35,7 @@ export class KubernetesRingSource extends BaseRingSource {
   #informer: SupervisedInformer<V1Secret> | undefined;
   #synced = false;
   #failStart: ((error: Error) => void) | undefined;
+  #closed = false;
 
   constructor(options: KubernetesSourceOptions) {
     super(`Secret ${options.namespace}/${options.name}`, options);
@@ -47,11 +48,13 @@ export class KubernetesRingSource extends BaseRingSource {
   }
 
   protected override async open(): Promise<void> {
+    this.#closed = false;
     const [{ CoreV1Api }, { supervisedInformer }, { loadKubeConfig }] = await Promise.all([
       import("@kubernetes/client-node"),
       import("../../kube/informer.ts"),
       import("../../kube/config.ts"),
     ]);
+    if (this.#wasClosed()) return; // stopped while loading the client
     const configured = this.#options.kubeConfig;
     const kc =
       configured === undefined || typeof configured === "string" ? loadKubeConfig(configured) : configured;
@@ -85,11 +88,16 @@ export class KubernetesRingSource extends BaseRingSource {
   }
 
   protected override async close(): Promise<void> {
+    this.#closed = true;
     const informer = this.#informer;
     this.#informer = undefined;
     this.#synced = false;
     this.#failStart = undefined;
     await informer?.stop();
+  }
+
+  #wasClosed(): boolean {
+    return this.#closed;
   }
 
   #onSecret(secret: V1Secret, verb: "add" | "update" | "delete"): void {
