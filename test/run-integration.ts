@@ -22,7 +22,7 @@ const child = spawn(
   [
     "--test",
     "--test-reporter=spec",
-    "--test-concurrency=1",
+    "--test-concurrency=2",
     ...(files.length > 0 ? files : ["test/integration/**/*.test.ts"]),
   ],
   { stdio: "inherit", env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath } },

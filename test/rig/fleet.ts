@@ -48,7 +48,7 @@ function startReplica(
     env: { ...process.env, ...env },
   });
   return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
+    const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
       try {
         const msg = JSON.parse(line) as { ready?: boolean; port?: number; error?: string };

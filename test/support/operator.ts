@@ -45,7 +45,7 @@ export function startOperator(args: string[], env: NodeJS.ProcessEnv = {}): Oper
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
+  for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on("line", (line) => {
       lines.push(line);
       if (process.env["TKO_TEST_VERBOSE"]) console.log(`  [operator ${child.pid ?? "?"}] ${line}`);
