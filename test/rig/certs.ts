@@ -22,8 +22,17 @@ export interface ServerCert {
 const keyArgs = (type: KeyType): string[] =>
   type === "rsa2048" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 
-export async function makeServerCert(type: KeyType = "p256", dir?: string): Promise<ServerCert> {
-  const where = dir ?? (await mkdtemp(join(tmpdir(), "tko-cert-")));
+export interface CertOptions {
+  /** where to write the files; a new temporary directory by default */
+  dir?: string;
+  /** subjectAltName entries; default DNS:localhost, IP:127.0.0.1 */
+  names?: string[];
+}
+
+/** A CA and a server certificate it signed; clients trust `ca`, servers use `key` and `cert`. */
+export async function makeServerCert(type: KeyType = "p256", options: CertOptions = {}): Promise<ServerCert> {
+  const where = options.dir ?? (await mkdtemp(join(tmpdir(), "tko-cert-")));
+  const names = options.names ?? ["DNS:localhost", "IP:127.0.0.1"];
   const o = (args: string[]): Promise<unknown> => run("openssl", args, { cwd: where });
   await o([
     "req",
@@ -53,7 +62,7 @@ export async function makeServerCert(type: KeyType = "p256", dir?: string): Prom
   ]);
   await writeFile(
     join(where, "server.ext"),
-    "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    `subjectAltName=${names.join(",")}\nextendedKeyUsage=serverAuth\n`,
   );
   await o([
     "x509",

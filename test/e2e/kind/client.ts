@@ -54,7 +54,7 @@ function connectOnce(
       servername: /^[\d.]+$/.test(host) ? undefined : host,
       minVersion: version,
       maxVersion: version,
-      // The suite's certificate is self-signed; what is measured is resumption, not identity.
+      // The suite's certificate comes from a throwaway CA; what is measured is resumption, not identity.
       rejectUnauthorized: false,
       ...(session === undefined ? {} : { session }),
     });

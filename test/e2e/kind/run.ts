@@ -13,6 +13,7 @@
  * Where `docker info` fails or kind is not installed it prints one SKIPPED line and exits 0.
  * Flags: --keep (keep the cluster), --duration 100s (measurement), --name tko-e2e.
  */
+import { makeServerCert } from "../../rig/certs.ts";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -231,31 +232,10 @@ try {
 
   log("deploying the Node app and nginx + sidecar");
   await kubectl(["create", "namespace", namespace]);
-  const cert = join(work, "tls.crt");
-  const key = join(work, "tls.key");
-  await sh(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=tko-e2e",
-      "-addext",
-      `subjectAltName=DNS:node-app.${namespace}.svc,DNS:nginx.${namespace}.svc`,
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { quiet: true },
-  );
+  const { certPath: cert, keyPath: key } = await makeServerCert("p256", {
+    dir: work,
+    names: [`DNS:node-app.${namespace}.svc`, `DNS:nginx.${namespace}.svc`],
+  });
   await kubectl([
     "create",
     "secret",

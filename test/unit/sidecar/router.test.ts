@@ -31,6 +31,7 @@ import {
   secretsOf,
   t0,
   testCertificate,
+  type TestCredentials,
   tlsClient,
   withTimeout,
   type TlsVersion,
@@ -39,14 +40,14 @@ import {
 const rings = ringHistory(2);
 const secrets = secretsOf(...rings);
 const hex = (key: Key): string => key.name.toString("hex");
-let credentials: { key: Buffer; cert: Buffer };
+let credentials: TestCredentials;
 
 before(async () => {
   credentials = await testCertificate();
 });
 
 const tlsFactory: KeyServerFactory = (ticketKeys) =>
-  tls.createServer({ ...credentials, ticketKeys }, (socket) => {
+  tls.createServer({ key: credentials.key, cert: credentials.cert, ticketKeys }, (socket) => {
     socket.end("ok");
   });
 
@@ -174,7 +175,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
       const a = keyAt(rings[0]!, clock.now());
       const b = keyAt(rings[1]!, t0 + hour + 1000);
 
-      const first = await tlsClient(port, { version, ca: credentials.cert });
+      const first = await tlsClient(port, { version, ca: credentials.ca });
       assert.equal(first.protocol, version);
       assert.equal(first.resumed, false);
       assert.equal(first.reply, "ok");
@@ -201,7 +202,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
         ],
       );
 
-      const resumed = await tlsClient(port, { version, ca: credentials.cert, session: first.session });
+      const resumed = await tlsClient(port, { version, ca: credentials.ca, session: first.session });
       assert.equal(resumed.resumed, true, "A's server still decrypts A's ticket");
       assert.deepEqual(handshakes.at(-1), { resumed: true, keyId: keyId(a), keyState: "retired" });
 
@@ -210,7 +211,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
       try {
         const chopped = await tlsClient(relay.port, {
           version,
-          ca: credentials.cert,
+          ca: credentials.ca,
           session: first.session,
         });
         assert.equal(chopped.resumed, true, "a ClientHello split over many reads is routed by its ticket");
@@ -218,7 +219,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
         relay.close();
       }
 
-      const fresh = await tlsClient(port, { version, ca: credentials.cert });
+      const fresh = await tlsClient(port, { version, ca: credentials.ca });
       assert.equal(fresh.resumed, false);
       assert.equal(fresh.ticketKeyName, hex(b), "a fresh client lands on the active key's server");
       assert.deepEqual(handshakes.at(-1), { resumed: false, keyId: keyId(b), keyState: "active" });
@@ -229,7 +230,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
       clock.advanceTo(a.expiresAt);
       await withTimeout(closed);
       assert.ok(!router.keyServers().some((s) => s.keyId === keyId(a)));
-      const late = await tlsClient(port, { version, ca: credentials.cert, session: first.session });
+      const late = await tlsClient(port, { version, ca: credentials.ca, session: first.session });
       assert.equal(late.resumed, false);
       assert.equal(late.ticketKeyName, hex(b));
 
@@ -282,7 +283,7 @@ describe("router, hostile input", () => {
     assert.equal(counts["malformed"], 2);
     assert.equal(counts["timeout"], 4, "the one-byte-short, empty, cut and trickled hellos");
     assert.deepEqual(errors, []);
-    const ok = await tlsClient(port, { version: "TLSv1.3", ca: credentials.cert });
+    const ok = await tlsClient(port, { version: "TLSv1.3", ca: credentials.ca });
     assert.equal(ok.reply, "ok", "the router still serves");
     let open = -1;
     await eventually(() => {
@@ -296,14 +297,14 @@ describe("router, servers", () => {
   it("works with https.createServer, and closes idle keep-alive connections on close()", async () => {
     const { router, port } = await startRouter({
       createServer: (ticketKeys) =>
-        https.createServer({ ...credentials, ticketKeys }, (_req, res) => {
+        https.createServer({ key: credentials.key, cert: credentials.cert, ticketKeys }, (_req, res) => {
           res.end("https ok");
         }),
     });
     const agent = new https.Agent({ keepAlive: true });
     const body = await new Promise<string>((resolve, reject) => {
       const request = https.get(
-        { host: "127.0.0.1", port, servername: "localhost", ca: credentials.cert, agent, path: "/" },
+        { host: "127.0.0.1", port, servername: "localhost", ca: credentials.ca, agent, path: "/" },
         (response) => {
           let text = "";
           response.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
@@ -323,11 +324,14 @@ describe("router, servers", () => {
   it("works with http2.createSecureServer", async () => {
     const { router, port } = await startRouter({
       createServer: (ticketKeys) =>
-        http2.createSecureServer({ ...credentials, ticketKeys }, (_req, res) => {
-          res.end("h2 ok");
-        }),
+        http2.createSecureServer(
+          { key: credentials.key, cert: credentials.cert, ticketKeys },
+          (_req, res) => {
+            res.end("h2 ok");
+          },
+        ),
     });
-    const session = http2.connect(`https://localhost:${port}`, { ca: credentials.cert, host: "127.0.0.1" });
+    const session = http2.connect(`https://localhost:${port}`, { ca: credentials.ca, host: "127.0.0.1" });
     try {
       const body = await new Promise<string>((resolve, reject) => {
         const stream = session.request({ ":path": "/" });
@@ -348,9 +352,11 @@ describe("router, servers", () => {
   it("close() stops accepting, closes every key's server and waits for open connections", async () => {
     const { router, port } = await startRouter({
       createServer: (ticketKeys) =>
-        tls.createServer({ ...credentials, ticketKeys }, (socket) => socket.write("hi")),
+        tls.createServer({ key: credentials.key, cert: credentials.cert, ticketKeys }, (socket) =>
+          socket.write("hi"),
+        ),
     });
-    const client = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: credentials.cert });
+    const client = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: credentials.ca });
     client.on("error", () => undefined);
     await once(client, "data");
     assert.equal(await connections(router), 1);

@@ -22,11 +22,12 @@ import {
   portOf,
   secretsOf,
   testCertificate,
+  type TestCredentials,
   tlsClient,
   type TlsVersion,
 } from "./support.ts";
 
-let credentials: { key: Buffer; cert: Buffer };
+let credentials: TestCredentials;
 before(async () => {
   credentials = await testCertificate();
 });
@@ -62,7 +63,7 @@ after(() => {
 });
 
 async function startServer(): Promise<Server> {
-  const server = tls.createServer(credentials, (socket) => {
+  const server = tls.createServer({ key: credentials.key, cert: credentials.cert }, (socket) => {
     socket.end("ok");
   });
   const calls: { at: number; name: string }[] = [];
@@ -95,7 +96,7 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
         );
         assert.deepEqual(server.getTicketKeys(), renderKey(a, "node", 48));
 
-        const first = await tlsClient(port, { version, ca: credentials.cert });
+        const first = await tlsClient(port, { version, ca: credentials.ca });
         assert.equal(first.ticketKeyName, a.name.toString("hex"));
 
         // A new ring with one more pending key arrives before the instant: no switch on receipt.
@@ -109,12 +110,12 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as TlsVersion[]) {
         assert.ok(switched.at - at < 1000, `switched ${switched.at - at} ms after the instant`);
         assert.equal(consumer.activeKey, b.name.subarray(0, 4).toString("hex"));
 
-        const fresh = await tlsClient(port, { version, ca: credentials.cert });
+        const fresh = await tlsClient(port, { version, ca: credentials.ca });
         assert.equal(fresh.ticketKeyName, b.name.toString("hex"), "new sessions are issued under B");
         // Node holds one key: A's tickets are gone (the router keeps them, see router.test.ts).
-        const old = await tlsClient(port, { version, ca: credentials.cert, session: first.session });
+        const old = await tlsClient(port, { version, ca: credentials.ca, session: first.session });
         assert.equal(old.resumed, false);
-        const again = await tlsClient(port, { version, ca: credentials.cert, session: fresh.session });
+        const again = await tlsClient(port, { version, ca: credentials.ca, session: fresh.session });
         assert.equal(again.resumed, true);
 
         assert.deepEqual(

@@ -1,14 +1,10 @@
 /** Shared helpers of the library tests: rings, a fake clock, a certificate, TLS clients, logs. */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Writable } from "node:stream";
 import tls from "node:tls";
-import { promisify } from "node:util";
 
+import { makeServerCert } from "../../rig/certs.ts";
 import { pino, type Logger } from "pino";
 
 import { nextRing, type Key, type Ring } from "../../../src/core/index.ts";
@@ -120,41 +116,17 @@ export function capturingLogger(): { log: Logger; lines: string[] } {
   return { log: pino({ level: "debug" }, destination), lines };
 }
 
-const run = promisify(execFile);
+let certificate: Promise<TestCredentials> | undefined;
 
-let certificate: Promise<{ key: Buffer; cert: Buffer }> | undefined;
+/** Server credentials for localhost and 127.0.0.1 and the CA clients trust (made once per process). */
+export interface TestCredentials {
+  key: Buffer;
+  cert: Buffer;
+  ca: Buffer;
+}
 
-/** A self-signed P-256 certificate for localhost and 127.0.0.1 (made once per process). */
-export function testCertificate(): Promise<{ key: Buffer; cert: Buffer }> {
-  certificate ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), "sidecar-cert-"));
-    try {
-      const keyFile = join(dir, "key.pem");
-      const certFile = join(dir, "cert.pem");
-      await run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        "-days",
-        "2",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-      ]);
-      return { key: await readFile(keyFile), cert: await readFile(certFile) };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  })();
+export function testCertificate(): Promise<TestCredentials> {
+  certificate ??= makeServerCert("p256").then(({ key, cert, ca }) => ({ key, cert, ca }));
   return certificate;
 }
 
