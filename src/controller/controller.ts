@@ -145,6 +145,9 @@ export class Controller {
   private onSecret(secret: k8s.V1Secret): void {
     const policy = secret.metadata?.labels?.[policyLabel];
     const namespace = secret.metadata?.namespace;
+    // The informer caught up with (or went past) what we wrote: drop our copy.
+    const key = keyOf(namespace ?? "", secret.metadata?.name ?? "");
+    if (this.written.get(key)?.replaced !== secret.metadata?.resourceVersion) this.written.delete(key);
     if (this.synced && policy !== undefined && namespace !== undefined)
       this.queue.add(keyOf(namespace, policy));
   }

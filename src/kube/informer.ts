@@ -53,8 +53,15 @@ export function supervisedInformer<T extends k8s.KubernetesObject>(
       markSynced();
     }
   };
-  informer.on("add", (o) => options.onChange(o, "add"));
-  informer.on("update", (o) => options.onChange(o, "update"));
+  // The cache holds the very objects these callbacks receive: drop managedFields, which no
+  // consumer reads and which can be as large as the rest of the object (as client-go's
+  // informers are commonly told to).
+  const slim = (o: T): T => {
+    delete o.metadata?.managedFields;
+    return o;
+  };
+  informer.on("add", (o) => options.onChange(slim(o), "add"));
+  informer.on("update", (o) => options.onChange(slim(o), "update"));
   informer.on("delete", (o) => options.onChange(o, "delete"));
   informer.on("connect", () => {
     options.onConnect?.();
