@@ -41,8 +41,8 @@ export const nodeServerEnv = {
 export const sidecarArgs = [
   "sidecar",
   `--secret=${secretName}`,
-  "--format=nginx",
-  "--dir=/run/ticket-keys",
+  "--server=nginx",
+  "--out=/run/ticket-keys",
   "--nginx-pid-file=/run/nginx/nginx.pid",
 ];
 /** The flags above, without values: each must appear in `ticket-key-operator sidecar --help`. */
