@@ -91,7 +91,7 @@ describe("HAProxy with the sidecar", () => {
         balancerPort: fleet.balancer.port,
         replicaPorts: fleet.replicas.map((r) => r.haproxy.port),
         cert,
-        done: () => feeder.rotations >= start + 3 && Date.now() > (feeder.rotationTimes.at(-1) ?? 0) + 1000,
+        done: () => feeder.rotations >= start + 3 && Date.now() > (feeder.rotationTimes.at(-1) ?? 0) + 3000,
         timeoutMs: 40_000,
       });
       console.log(
@@ -162,7 +162,7 @@ describe("HAProxy with the sidecar", () => {
           balancerPort: fleet.balancer.port,
           replicaPorts: fleet.replicas.map((r) => r.haproxy.port),
           cert,
-          done: () => watch.rotations() >= 3 && Date.now() > watch.lastChange() + 1000,
+          done: () => watch.rotations() >= 3 && Date.now() > watch.lastChange() + 3000,
           timeoutMs: 60_000,
         });
         watch.stop();

@@ -72,7 +72,7 @@ describe("nginx with the sidecar", () => {
         cert,
         request: httpRequest,
         // 3 rotations, and the renewals after the last one
-        done: () => feeder.rotations >= start + 3 && Date.now() > (feeder.rotationTimes.at(-1) ?? 0) + 1500,
+        done: () => feeder.rotations >= start + 3 && Date.now() > (feeder.rotationTimes.at(-1) ?? 0) + 3000,
         timeoutMs: 40_000,
       });
       console.log(
@@ -145,7 +145,7 @@ describe("nginx with the sidecar", () => {
           replicaPorts: fleet.replicas.map((r) => r.nginx.port),
           cert,
           request: httpRequest,
-          done: () => watch.rotations() >= 3 && Date.now() > watch.lastChange() + 1500,
+          done: () => watch.rotations() >= 3 && Date.now() > watch.lastChange() + 3000,
           timeoutMs: 60_000,
         });
         watch.stop();
