@@ -327,6 +327,11 @@ export interface IssuedCheck {
   /** issued under the key that stopped encrypting less than the tolerance before (a reload in progress) */
   late: number;
   maxLateMs: number;
+  /**
+   * issued under the pending key less than the tolerance before it activates (HAProxy between
+   * the two runtime-API pushes of an update; every replica already holds that key)
+   */
+  early: number;
   /** anything else */
   wrong: { at: number; issued: string; expected: string | undefined }[];
 }
@@ -337,7 +342,7 @@ export function checkIssuedKeys(
   keys: KeyBook,
   toleranceMs: number,
 ): IssuedCheck {
-  const check: IssuedCheck = { checked: 0, active: 0, late: 0, maxLateMs: 0, wrong: [] };
+  const check: IssuedCheck = { checked: 0, active: 0, late: 0, maxLateMs: 0, early: 0, wrong: [] };
   for (const h of handshakes) {
     if (h.issuedKey === undefined) continue;
     check.checked++;
@@ -352,6 +357,8 @@ export function checkIssuedKeys(
     ) {
       check.late++;
       check.maxLateMs = Math.max(check.maxLateMs, h.at - issued.activeUntil);
+    } else if (issued !== undefined && issued.activeFrom > h.at && issued.activeFrom - h.at <= toleranceMs) {
+      check.early++;
     } else {
       check.wrong.push({ at: h.at, issued: h.issuedKey, expected: expected?.name.toString("hex") });
     }
@@ -464,7 +471,7 @@ export function checkShared(
   const issued = checkIssuedKeys([...m.runs.flatMap((r) => r.handshakes), ...m.probes], keys, toleranceMs);
   const probed = new Set(m.probes.map((p) => p.issuedKey).filter((k) => k !== undefined));
   console.log(
-    `# ${what}: ${issued.checked} tickets issued: ${issued.active} under the active key, ${issued.late} under the key that had stopped <= ${issued.maxLateMs} ms before, ${issued.wrong.length} under another key; probes saw ${probed.size} keys`,
+    `# ${what}: ${issued.checked} tickets issued: ${issued.active} under the active key, ${issued.late} under the key that had stopped <= ${issued.maxLateMs} ms before, ${issued.early} under the key about to start, ${issued.wrong.length} under another key; probes saw ${probed.size} keys`,
   );
   for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
     const all = summarize(m.runs.filter((r) => r.version === version).flatMap((r) => r.handshakes));
