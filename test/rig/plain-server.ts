@@ -1,0 +1,49 @@
+/**
+ * The reference a library replica is measured against: a plain Node tls.Server holding one
+ * ticket key, in a process that loads nothing but Node itself (no library, no logger), so its
+ * memory and CPU are what a service pays without ticket-key-operator. It answers like a replica
+ * of test/rig/replica.ts (writes its id and closes) and uses the same session id context.
+ *
+ *   node test/rig/plain-server.ts --id plain --cert C --key K [--ticket-key HEX48]
+ *
+ * Without --ticket-key the key is random. Prints {"ready":true,"port":N} when listening.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type TLSSocket } from "node:tls";
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    id: { type: "string", default: "plain" },
+    cert: { type: "string" },
+    key: { type: "string" },
+    "ticket-key": { type: "string" },
+    port: { type: "string", default: "0" },
+  },
+});
+
+const reply = Buffer.from(values.id);
+const ticketKeys =
+  values["ticket-key"] === undefined ? randomBytes(48) : Buffer.from(values["ticket-key"], "hex");
+if (ticketKeys.length !== 48) throw new Error("--ticket-key must be 48 bytes in hex");
+
+const server = createServer(
+  {
+    cert: readFileSync(values.cert ?? ""),
+    key: readFileSync(values.key ?? ""),
+    sessionIdContext: "ticket-key-operator-rig",
+    ticketKeys,
+  },
+  (socket: TLSSocket) => {
+    socket.end(reply);
+  },
+);
+server.on("tlsClientError", () => undefined);
+server.listen(Number(values.port), "127.0.0.1", () => {
+  const address = server.address();
+  process.stdout.write(
+    `${JSON.stringify({ ready: true, port: typeof address === "object" && address ? address.port : 0 })}\n`,
+  );
+});
+process.on("SIGTERM", () => process.exit(0));
