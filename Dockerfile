@@ -7,34 +7,30 @@
 # test/unit/dockerfile.test.ts checks that every file copied here exists and that the image
 # stays non-root on pinned Node 24 base images.
 
-# Compile TypeScript to dist/ (needs the dev dependencies).
+# Compile and bundle (needs the dev dependencies): dist/bin/ticket-key-operator.mjs is the
+# command and every dependency in one module (scripts/bundle.ts).
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.ts scripts/
 COPY src/ src/
-RUN npm run build && chmod 0755 dist/cli.js
+RUN npm run build
 
-# Production dependencies only, without install scripts.
-FROM node:24-slim AS deps
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-
+# The bundle alone: no node_modules, no npm run at runtime.
 FROM node:24-slim
 LABEL org.opencontainers.image.title="ticket-key-operator" \
       org.opencontainers.image.description="Shares and rotates TLS session ticket keys across the replicas of a TLS service" \
       org.opencontainers.image.source="https://github.com/ticket-key-operator/ticket-key-operator" \
       org.opencontainers.image.licenses="Apache-2.0"
-ENV NODE_ENV=production
+# A small heap for a small process (bench/README.md, scale): the controller of 1000 policies
+# stays under 200 MB resident. Override NODE_OPTIONS to change it.
+ENV NODE_ENV=production \
+    NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2"
 WORKDIR /app
-# package.json makes dist/ an ES module package (and names the bin).
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY crds/ ./crds/
-RUN ln -s /app/dist/cli.js /usr/local/bin/ticket-key-operator
+COPY --from=build /app/dist/bin/ ./dist/bin/
+RUN ln -s /app/dist/bin/ticket-key-operator.mjs /usr/local/bin/ticket-key-operator
 # A numeric non-root user (Kubernetes can verify runAsNonRoot only for numeric ids).
 USER 65532:65532
 # /metrics and /healthz, /readyz

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
 import { group, managedByLabel, managedByValue, plural, policyLabel, version } from "../api/names.ts";
 import { parseSpec, policyObjectSchema, type PolicyObject, type PolicyStatus } from "../api/policy.ts";
+import { apiFailure } from "../kube/errors.ts";
 import { describeError, type Logger } from "../observability/log.ts";
 import { supervisedInformer, type SupervisedInformer } from "../kube/informer.ts";
 import type { ControllerMetrics } from "./metrics.ts";
@@ -76,7 +77,9 @@ export class Controller {
           onError: (err, retryIn) =>
             options.log.warn(
               { err: describeError(err), retryInMs: retryIn },
-              "policy watch failed; restarting",
+              apiFailure(err).status === 404
+                ? `the ${plural}.${group} API is not served: install the CustomResourceDefinition (crds/ or the Helm chart); retrying`
+                : "policy watch failed; restarting",
             ),
         }),
       );

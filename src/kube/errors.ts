@@ -1,21 +1,49 @@
-/** Short descriptions of API errors for logs and status: the status code and the server's message. */
-import { ApiException } from "@kubernetes/client-node";
+/**
+ * Reading the errors of @kubernetes/client-node for logs, status and decisions: the HTTP status and
+ * the API's Status message, without request headers. Pure (duck-typed, no client import), so the
+ * sidecar library can use it without loading the client.
+ */
 
-interface StatusBody {
-  message?: string;
-  reason?: string;
+/** The HTTP status and the Status message of an error thrown by the API client or its Watch. */
+export interface ApiFailure {
+  status: number | undefined;
+  /** The `message` of the API's Status body, if any. */
+  message: string | undefined;
+  reason: string | undefined;
 }
 
-export function describeApiError(err: unknown): string {
-  if (err instanceof ApiException) {
-    let body: StatusBody = {};
+function statusBody(body: unknown): { message?: unknown; reason?: unknown } {
+  if (typeof body === "string") {
     try {
-      body = (typeof err.body === "string" ? JSON.parse(err.body) : err.body) as StatusBody;
+      const parsed: unknown = JSON.parse(body);
+      return typeof parsed === "object" && parsed !== null ? parsed : {};
     } catch {
-      // not JSON
+      return {};
     }
-    return `HTTP ${err.code}${body.reason ? ` ${body.reason}` : ""}: ${body.message ?? "no message"}`;
   }
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return typeof body === "object" && body !== null ? body : {};
+}
+
+/**
+ * Reads an ApiException (`code`, `body`: the Status, as text or parsed) or a Watch error
+ * (`statusCode`, no body).
+ */
+export function apiFailure(error: unknown): ApiFailure {
+  if (typeof error !== "object" || error === null) {
+    return { status: undefined, message: undefined, reason: undefined };
+  }
+  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown };
+  const status =
+    typeof e.code === "number" ? e.code : typeof e.statusCode === "number" ? e.statusCode : undefined;
+  const body = statusBody(e.body);
+  return {
+    status,
+    message: typeof body.message === "string" ? body.message : undefined,
+    reason: typeof body.reason === "string" ? body.reason : undefined,
+  };
+}
+
+/** The message of an ApiException ("HTTP-Code: 500\nMessage: ...\nBody: ...") or a Watch error. */
+export function clientMessage(text: string): string {
+  return /\nMessage: ([^\n]*)/.exec(text)?.[1] ?? text.split("\n")[0] ?? "";
 }

@@ -3,6 +3,7 @@
  * are redacted, and callers log key ids only.
  */
 import { pino, type Logger } from "pino";
+import { apiFailure, clientMessage } from "../kube/errors.ts";
 
 export type { Logger };
 
@@ -40,13 +41,22 @@ export function createLogger(options: {
   );
 }
 
-/** A short, key-free description of any thrown value for logs and events. */
+/**
+ * A one-line, key-free description of any thrown value for logs, events and status: for an error
+ * of the API client, the HTTP status and the API's message (never the request's headers).
+ */
 export function describeError(err: unknown): string {
+  const failure = apiFailure(err);
+  if (failure.status !== undefined) {
+    const reason = failure.reason === undefined ? "" : ` ${failure.reason}`;
+    const detail = failure.message ?? (err instanceof Error ? clientMessage(err.message) : "");
+    return `HTTP ${failure.status}${reason}${detail ? `: ${detail}` : ""}`;
+  }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return typeof code === "string" || typeof code === "number"
-      ? `${err.message} (code ${String(code)})`
-      : err.message;
+    const withCode =
+      typeof code === "string" && !err.message.includes(code) ? `${err.message} (code ${code})` : err.message;
+    return err.cause instanceof Error ? `${withCode} (${err.cause.message})` : withCode;
   }
   return String(err);
 }

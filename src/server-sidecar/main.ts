@@ -1,7 +1,7 @@
 /**
  * `ticket-key-operator sidecar`: the sidecar container process. Flags (each with an environment
  * fallback) in options.ts; /healthz /readyz /metrics, JSON logs, graceful shutdown. Runs as
- * `ticket-key-operator sidecar ...` or directly: `node src/server-sidecar/main.ts ...`.
+ * `ticket-key-operator sidecar ...` (src/cli.ts).
  */
 import type { Server } from "node:http";
 import { readdir } from "node:fs/promises";
@@ -152,16 +152,5 @@ export async function runSidecar(argv: string[]): Promise<void> {
     // The source cannot work at all (access denied, no such directory): say so and exit.
     log.error({ err: describeError(error) }, "cannot read the ticket key ring");
     await shutdown(1);
-  }
-}
-
-if (import.meta.main) {
-  try {
-    await runSidecar(process.argv.slice(2));
-  } catch (err) {
-    process.stderr.write(
-      `ticket-key-operator sidecar: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    process.exit(2);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * `ticket-key-operator sidecar` as a child process for the tests (run through its own entry,
- * src/server-sidecar/main.ts, with spawnBound: it dies with the test). Its JSON log lines are
+ * `ticket-key-operator sidecar` as a child process for the tests (from the sources, or the bundle
+ * TKO_OPERATOR_BIN names; with spawnBound: it dies with the test). Its JSON log lines are
  * kept (for assertions and the key-leak scan) and its /metrics and /readyz are read on the
  * loopback ports it reports in its "sidecar starting" line.
  */
@@ -8,13 +8,12 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { keyId, renderKey, type Key } from "../../src/core/index.ts";
+import { operatorArgs } from "../support/operator-command.ts";
 import { spawnBound } from "../support/spawn.ts";
 import type { ServerCert } from "./certs.ts";
 import { connect, type ConnectionOptions } from "node:tls";
 import { percent, summarize, type ClientOptions, type Handshake, type TlsVersion } from "./client.ts";
 import { runOpensslClient, runTicketProbes } from "./openssl-client.ts";
-
-export const sidecarEntry = "src/server-sidecar/main.ts";
 
 export interface LogLine {
   level?: string;
@@ -64,7 +63,7 @@ export async function startSidecar(
 ): Promise<SidecarProcess> {
   const child = spawnBound(
     process.execPath,
-    [sidecarEntry, ...args, "--metrics-address=127.0.0.1:0", "--health-address=127.0.0.1:0"],
+    operatorArgs(["sidecar", ...args, "--metrics-address=127.0.0.1:0", "--health-address=127.0.0.1:0"]),
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } },
   );
   const lines: string[] = [];

@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { operatorArgs } from "./operator-command.ts";
 import { spawnBound } from "./spawn.ts";
 import * as k8s from "@kubernetes/client-node";
 import { policyCrd } from "../../src/api/crd.ts";
@@ -39,8 +40,9 @@ export interface OperatorProcess {
   exited: Promise<number | null>;
 }
 
-export function startOperator(args: string[], env: NodeJS.ProcessEnv = {}): OperatorProcess {
-  const child = spawnBound(process.execPath, ["src/cli.ts", ...args], {
+/** `ticket-key-operator <args>`, from the sources or from `bin` (see operator-command.ts). */
+export function startOperator(args: string[], env: NodeJS.ProcessEnv = {}, bin?: string): OperatorProcess {
+  const child = spawnBound(process.execPath, operatorArgs(args, bin), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -64,6 +66,7 @@ export function startController(
   namespace: string,
   extra: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  bin?: string,
 ): OperatorProcess {
   return startOperator(
     [
@@ -75,6 +78,7 @@ export function startController(
       ...extra,
     ],
     env,
+    bin,
   );
 }
 

@@ -3,6 +3,7 @@
  * no API client is loaded here (docs, tests and the error path use it without a cluster).
  */
 import type { V1Role, V1RoleBinding } from "@kubernetes/client-node";
+import { apiFailure } from "../../kube/errors.ts";
 
 /** The verbs the source uses on its one Secret. */
 export const requiredVerbs = ["get", "list", "watch"] as const;
@@ -78,45 +79,6 @@ export class AccessDeniedError extends Error {
   }
 }
 
-/** The HTTP status and the Status message of an error thrown by the API client or its Watch. */
-export interface ApiFailure {
-  status: number | undefined;
-  /** The `message` of the API's Status body, if any. */
-  message: string | undefined;
-  reason: string | undefined;
-}
-
-function statusBody(body: unknown): { message?: unknown; reason?: unknown } {
-  if (typeof body === "string") {
-    try {
-      const parsed: unknown = JSON.parse(body);
-      return typeof parsed === "object" && parsed !== null ? parsed : {};
-    } catch {
-      return {};
-    }
-  }
-  return typeof body === "object" && body !== null ? body : {};
-}
-
-/**
- * Reads an ApiException (`code`, `body`: the Status, as text or parsed) or a Watch error
- * (`statusCode`, no body).
- */
-export function apiFailure(error: unknown): ApiFailure {
-  if (typeof error !== "object" || error === null) {
-    return { status: undefined, message: undefined, reason: undefined };
-  }
-  const e = error as { code?: unknown; statusCode?: unknown; body?: unknown };
-  const status =
-    typeof e.code === "number" ? e.code : typeof e.statusCode === "number" ? e.statusCode : undefined;
-  const body = statusBody(e.body);
-  return {
-    status,
-    message: typeof body.message === "string" ? body.message : undefined,
-    reason: typeof body.reason === "string" ? body.reason : undefined,
-  };
-}
-
 /**
  * The AccessDeniedError for a 401 or 403 while reading the Secret, undefined for other errors.
  * `verb` is what the source was doing when the API's message does not say (a list answers
@@ -136,24 +98,4 @@ export function accessDenied(
     secretName: target.secretName,
     user: /\bUser "([^"]+)"/.exec(message)?.[1],
   });
-}
-
-/** The message of an ApiException ("HTTP-Code: 500\nMessage: ...\nBody: ...") or a Watch error. */
-function clientMessage(text: string): string {
-  return /\nMessage: ([^\n]*)/.exec(text)?.[1] ?? text.split("\n")[0] ?? "";
-}
-
-/** A one-line description of any error of the API client, without headers or request details. */
-export function describeApiFailure(error: unknown): string {
-  const failure = apiFailure(error);
-  if (failure.status !== undefined) {
-    const reason = failure.reason === undefined ? "" : ` ${failure.reason}`;
-    const detail = failure.message ?? (error instanceof Error ? clientMessage(error.message) : "");
-    return `HTTP ${failure.status}${reason}${detail ? `: ${detail}` : ""}`;
-  }
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
-    return `${error.message}${cause}`;
-  }
-  return String(error);
 }

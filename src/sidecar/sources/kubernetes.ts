@@ -13,7 +13,8 @@ import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
 import { ringDataKey } from "../../api/names.ts";
 import type { SupervisedInformer } from "../../kube/informer.ts";
 import { BaseRingSource, type RingSourceOptions } from "../ring-source.ts";
-import { accessDenied, describeApiFailure } from "./kubernetes-access.ts";
+import { describeError } from "../../observability/log.ts";
+import { accessDenied } from "./kubernetes-access.ts";
 
 export interface KubernetesSourceOptions extends RingSourceOptions {
   /** The Secret's namespace. */
@@ -128,7 +129,7 @@ export class KubernetesRingSource extends BaseRingSource {
       this.#failStart = undefined;
       return;
     }
-    this.report(denied ?? new Error(`reading ${this.description} failed: ${describeApiFailure(error)}`), {
+    this.report(denied ?? new Error(`reading ${this.description} failed: ${describeError(error)}`), {
       retryInMs,
     });
   }

@@ -22,6 +22,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { binaryPath } from "../../control-plane/build.ts";
+import { operatorArgs } from "../../support/operator-command.ts";
 import { chartDir, findHelm, repoRoot } from "../../../scripts/render-manifests.ts";
 import { resultPrefix, type ClientReport } from "./client.ts";
 import {
@@ -100,7 +101,7 @@ const nodeServer = join(repoRoot, "examples/node-server/server.ts");
 if (!existsSync(nodeServer)) {
   throw new Error("examples/node-server/server.ts does not exist: the suite deploys it as the Node app");
 }
-const sidecarHelp = await sh(process.execPath, ["src/cli.ts", "sidecar", "--help"], { quiet: true }).catch(
+const sidecarHelp = await sh(process.execPath, operatorArgs(["sidecar", "--help"]), { quiet: true }).catch(
   (err: unknown) => String(err),
 );
 const unknownFlags = sidecarFlags.filter((f) => !sidecarHelp.includes(f));

@@ -14,7 +14,8 @@ import { promisify } from "node:util";
 
 import { activeKey, keyId, nextRing, renderKey } from "../../../src/core/index.ts";
 import { writeRing } from "../../rig/fleet.ts";
-import { keyMaterial, linesWithKeyMaterial, sidecarEntry, startSidecar } from "../../rig/server-sidecar.ts";
+import { keyMaterial, linesWithKeyMaterial, startSidecar } from "../../rig/server-sidecar.ts";
+import { operatorArgs } from "../../support/operator-command.ts";
 
 const run = promisify(execFile);
 
@@ -69,7 +70,7 @@ describe("the sidecar process", () => {
   it("bad flags: exit 2 with the reason; a source that cannot work: exit 1 with one clear log line", async () => {
     const node = process.execPath;
     await assert.rejects(
-      run(node, [sidecarEntry, "--server=nginx"]),
+      run(node, operatorArgs(["sidecar", "--server=nginx"])),
       (e: { code: number; stderr: string }) => {
         assert.equal(e.code, 2);
         assert.match(e.stderr, /exactly one source/);
@@ -78,14 +79,17 @@ describe("the sidecar process", () => {
     );
     const out = await mkdtemp(join(tmpdir(), "tko-out-"));
     await assert.rejects(
-      run(node, [
-        sidecarEntry,
-        "--directory=/nonexistent/keys",
-        "--server=envoy",
-        `--out=${out}`,
-        "--metrics-address=127.0.0.1:0",
-        "--health-address=127.0.0.1:0",
-      ]),
+      run(
+        node,
+        operatorArgs([
+          "sidecar",
+          "--directory=/nonexistent/keys",
+          "--server=envoy",
+          `--out=${out}`,
+          "--metrics-address=127.0.0.1:0",
+          "--health-address=127.0.0.1:0",
+        ]),
+      ),
       (e: { code: number; stdout: string }) => {
         assert.equal(e.code, 1);
         const line = e.stdout.split("\n").find((l) => l.includes("cannot read the ticket key ring"));
@@ -94,7 +98,7 @@ describe("the sidecar process", () => {
         return true;
       },
     );
-    const help = await run(node, [sidecarEntry, "--help"]);
+    const help = await run(node, operatorArgs(["sidecar", "--help"]));
     assert.match(help.stdout, /Usage: ticket-key-operator sidecar/);
   });
 });

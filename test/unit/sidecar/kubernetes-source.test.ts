@@ -12,10 +12,10 @@ import { ApiException, KubeConfig } from "@kubernetes/client-node";
 import {
   accessDenied,
   AccessDeniedError,
-  describeApiFailure,
   minimalRole,
   minimalRoleBinding,
 } from "../../../src/sidecar/sources/kubernetes-access.ts";
+import { describeError } from "../../../src/observability/log.ts";
 import { kubernetesSource } from "../../../src/sidecar/sources/kubernetes.ts";
 import { capturingLogger } from "./support.ts";
 
@@ -107,7 +107,7 @@ describe("accessDenied", () => {
   });
 });
 
-describe("describeApiFailure", () => {
+describe("describeError", () => {
   it("keeps one line: the status and the API's message, or the network error and its cause", () => {
     const status = JSON.stringify({
       kind: "Status",
@@ -115,15 +115,12 @@ describe("describeApiFailure", () => {
       reason: "InternalError",
     });
     assert.equal(
-      describeApiFailure(new ApiException(500, "Unknown API Status Code!", status, { a: "b" })),
+      describeError(new ApiException(500, "Unknown API Status Code!", status, { a: "b" })),
       "HTTP 500 InternalError: etcdserver: request timed out",
     );
-    assert.equal(
-      describeApiFailure(new ApiException(502, "Bad Gateway", undefined, {})),
-      "HTTP 502: Bad Gateway",
-    );
+    assert.equal(describeError(new ApiException(502, "Bad Gateway", undefined, {})), "HTTP 502: Bad Gateway");
     const network = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
-    assert.equal(describeApiFailure(network), "fetch failed (connect ECONNREFUSED 127.0.0.1:1)");
+    assert.equal(describeError(network), "fetch failed (connect ECONNREFUSED 127.0.0.1:1)");
   });
 });
 
