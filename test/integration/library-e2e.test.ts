@@ -20,7 +20,7 @@ import {
   type OperatorProcess,
 } from "../support/operator.ts";
 import { makeServerCert, type ServerCert } from "../rig/certs.ts";
-import { percent, runClient, summarize } from "../rig/client.ts";
+import { percent, runClients, summarize } from "../rig/client.ts";
 import { startFleet } from "../rig/fleet.ts";
 
 const kc = adminConfig();
@@ -92,19 +92,15 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
           () => undefined,
         );
       }, 500);
-      const results = await Promise.all(
-        Array.from({ length: 4 }, () =>
-          runClient({
-            port: fleet.balancer.port,
-            ca: cert.ca,
-            version,
-            pauseMs: 10,
-            until: () => seen.size >= 4,
-          }),
-        ),
-      );
+      const handshakes = await runClients(4, {
+        port: fleet.balancer.port,
+        ca: cert.ca,
+        version,
+        pauseMs: 10,
+        until: () => seen.size >= 4,
+      });
       clearInterval(poll);
-      const s = summarize(results.flat());
+      const s = summarize(handshakes);
       console.log(
         `# ${version}: ${percent(s.rate)} resumed of ${s.reconnections} reconnections through ${seen.size - 1} rotations (API source, minimal Role)`,
       );

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { makeServerCert, type ServerCert } from "../rig/certs.ts";
-import { percent, runClient, summarize, type Handshake, type TlsVersion } from "../rig/client.ts";
+import { percent, runClients, summarize, type Handshake, type TlsVersion } from "../rig/client.ts";
 import { Feeder, ringDirectories, startFleet, type ReplicaMode } from "../rig/fleet.ts";
 
 let cert: ServerCert;
@@ -42,25 +42,21 @@ async function drive(
   });
   try {
     const end = Date.now() + durationMs;
-    const results = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        runClient({
-          port: fleet.balancer.port,
-          ca: cert.ca,
-          version,
-          until: () => Date.now() > end,
-          pauseMs: 10,
-        }),
-      ),
-    );
+    const handshakes = await runClients(4, {
+      port: fleet.balancer.port,
+      ca: cert.ca,
+      version,
+      until: () => Date.now() > end,
+      pauseMs: 10,
+    });
     // Classify each reconnection that was not resumed by the key its offered ticket was under.
     const losses: Record<string, number> = { expired: 0, live: 0, unknown: 0 };
-    for (const h of results.flat()) {
+    for (const h of handshakes) {
       if (!h.offered || h.resumed || h.error !== undefined) continue;
       const kind = feeder?.classifyLoss(h.offeredKey, h.at) ?? "unknown";
       losses[kind] = (losses[kind] ?? 0) + 1;
     }
-    return { handshakes: results.flat(), rotations: feeder?.rotations ?? 0, losses };
+    return { handshakes, rotations: feeder?.rotations ?? 0, losses };
   } finally {
     feeder?.stop();
     await fleet.stop();

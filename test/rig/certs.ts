@@ -1,13 +1,10 @@
 /** A throwaway CA and server certificate for the TLS rigs (openssl CLI): RSA-2048 or ECDSA P-256. */
-import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { createCa, signCert, type KeyType } from "../support/openssl-ca.ts";
 
-const run = promisify(execFile);
-
-export type KeyType = "rsa2048" | "p256";
+export type { KeyType };
 
 export interface ServerCert {
   dir: string;
@@ -18,9 +15,6 @@ export interface ServerCert {
   cert: Buffer;
   ca: Buffer;
 }
-
-const keyArgs = (type: KeyType): string[] =>
-  type === "rsa2048" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 
 export interface CertOptions {
   /** where to write the files; a new temporary directory by default */
@@ -33,54 +27,14 @@ export interface CertOptions {
 export async function makeServerCert(type: KeyType = "p256", options: CertOptions = {}): Promise<ServerCert> {
   const where = options.dir ?? (await mkdtemp(join(tmpdir(), "tko-cert-")));
   const names = options.names ?? ["DNS:localhost", "IP:127.0.0.1"];
-  const o = (args: string[]): Promise<unknown> => run("openssl", args, { cwd: where });
-  await o([
-    "req",
-    "-x509",
-    ...keyArgs("p256"),
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=rig CA",
-  ]);
-  await o([
-    "req",
-    "-new",
-    ...keyArgs(type),
-    "-nodes",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-    "-subj",
-    "/CN=localhost",
-  ]);
-  await writeFile(
-    join(where, "server.ext"),
-    `subjectAltName=${names.join(",")}\nextendedKeyUsage=serverAuth\n`,
-  );
-  await o([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-out",
-    "server.crt",
-    "-extfile",
-    "server.ext",
-  ]);
+  await createCa(where, { subject: "/CN=rig CA", days: 2 });
+  await signCert(where, {
+    name: "server",
+    type,
+    subject: "/CN=localhost",
+    extensions: `subjectAltName=${names.join(",")}\nextendedKeyUsage=serverAuth\n`,
+    days: 2,
+  });
   const [key, cert, ca] = await Promise.all(
     ["server.key", "server.crt", "ca.crt"].map((f) => readFile(join(where, f))),
   );

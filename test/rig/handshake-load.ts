@@ -5,7 +5,7 @@
  * (test/rig/client.ts), so against a single server every reconnection resumes.
  */
 import { connect } from "node:tls";
-import { runClient, type Handshake, type TlsVersion } from "./client.ts";
+import { connectionOptions, finishOnClose, runClient, type Handshake, type TlsVersion } from "./client.ts";
 
 export interface LoadOptions {
   port: number;
@@ -23,14 +23,7 @@ function fullHandshake(options: LoadOptions): Promise<Handshake> {
   return new Promise((resolve) => {
     let replica = "";
     let done = false;
-    const socket = connect({
-      host: options.host ?? "127.0.0.1",
-      port: options.port,
-      servername: "localhost",
-      ca: options.ca,
-      minVersion: options.version,
-      maxVersion: options.version,
-    });
+    const socket = connect(connectionOptions(options));
     const finish = (error?: string): void => {
       if (done) return;
       done = true;
@@ -43,11 +36,8 @@ function fullHandshake(options: LoadOptions): Promise<Handshake> {
         ...(error === undefined ? {} : { error }),
       });
     };
-    socket.setTimeout(5000, () => finish("timeout"));
+    finishOnClose(socket, finish);
     socket.on("data", (d: Buffer) => (replica += d.toString()));
-    socket.on("end", () => finish());
-    socket.on("close", () => finish());
-    socket.on("error", (err: Error) => finish(err.message));
   });
 }
 

@@ -12,13 +12,14 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
-import { connect } from "node:tls";
-import { spawnBound } from "../support/spawn.ts";
-import { startBalancer, type Balancer } from "./balancer.ts";
 import type { ServerCert } from "./certs.ts";
-import { freePort } from "./nginx.ts";
-import { startSidecar, waitUntilReady, type SidecarProcess } from "./server-sidecar.ts";
+import { freePort, startServerProcess } from "./server-process.ts";
+import {
+  startSidecarFleet,
+  type FleetKeys,
+  type FleetReplica,
+  type SidecarFleet,
+} from "./server-sidecar-fleet.ts";
 
 export const haproxyBinary = "/usr/sbin/haproxy";
 
@@ -94,17 +95,6 @@ export async function randomHaproxyKeys(file: string, size = 80): Promise<void> 
   await writeFile(file, lines, { mode: 0o600 });
 }
 
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: "127.0.0.1", rejectUnauthorized: false });
-    socket.once("secureConnect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /**
  * Starts HAProxy on a free port, reading its keys from `keysFile` (which must exist), in front
  * of `backendPort`; resolves once TLS answers.
@@ -134,104 +124,57 @@ export async function startHaproxy(options: {
       backendPort: options.backendPort,
     }),
   );
-  const child = spawnBound(haproxyBinary, ["-f", conf, "-db"], { stdio: ["ignore", "pipe", "pipe"] });
-  const log: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on("line", (line) => {
-      log.push(line);
-      if (log.length > 500) log.shift();
-      if (process.env["TKO_TEST_VERBOSE"]) console.log(`  [haproxy ${options.id}] ${line}`);
-    });
-  }
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  const deadline = Date.now() + 10_000;
-  while (!(await accepting(port))) {
-    if (child.exitCode !== null) throw new Error(`haproxy ${options.id} exited: ${log.join("\n")}`);
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`haproxy ${options.id} did not start: ${log.join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { id: options.id, port, dir, socketPath, keysFile: options.keysFile, child, log, stop };
+  const server = await startServerProcess({
+    name: `haproxy ${options.id}`,
+    binary: haproxyBinary,
+    args: ["-f", conf, "-db"],
+    port,
+  });
+  return { id: options.id, port, dir, socketPath, keysFile: options.keysFile, ...server };
 }
 
-export interface HaproxyReplica {
-  id: string;
+export interface HaproxyReplica extends FleetReplica {
   haproxy: HaproxyInstance;
   backend: ReplyBackend;
-  /** the sidecar's --out (holds haproxy.keys) */
-  keyDir: string;
-  sidecar?: SidecarProcess;
 }
 
-export interface HaproxyFleet {
-  replicas: HaproxyReplica[];
-  balancer: Balancer;
-  stop(): Promise<void>;
-}
+export type HaproxyFleet = SidecarFleet<HaproxyReplica>;
 
 /**
- * `count` HAProxy replicas behind a round-robin balancer, each with its own sidecar process
- * (`--server haproxy --out <its key dir> --haproxy-socket <its admin socket>` plus
- * `sidecarArgs(i)`), or with its own random keys (keys "per-replica", the baseline). The sidecar
- * starts first and writes haproxy.keys, HAProxy starts from it, then the sidecar checks HAProxy's
- * runtime keys.
+ * `count` HAProxy replicas (startSidecarFleet), each in front of its reply backend; their
+ * sidecars get `--haproxy-socket <its admin socket>` and write haproxy.keys, HAProxy starts from
+ * it, then the sidecar checks HAProxy's runtime keys.
  */
-export async function startHaproxyFleet(options: {
+export function startHaproxyFleet(options: {
   cert: ServerCert;
   count?: number;
-  keys: "per-replica" | { sidecarArgs: (index: number) => string[] };
+  keys: FleetKeys;
 }): Promise<HaproxyFleet> {
-  const replicas: HaproxyReplica[] = [];
-  let balancer: Balancer | undefined;
-  const stop = async (): Promise<void> => {
-    await balancer?.close();
-    await Promise.all(
-      replicas.flatMap((r) => [r.haproxy.stop(), r.sidecar?.stop() ?? Promise.resolve(), r.backend.close()]),
-    );
-  };
-  try {
-    await Promise.all(
-      Array.from({ length: options.count ?? 3 }, async (_, i) => {
-        const id = `h${i + 1}`;
-        const keyDir = await mkdtemp(join(tmpdir(), `tko-keys-${id}-`));
-        const dir = await haproxyDir(id);
-        const keysFile = join(keyDir, "haproxy.keys");
-        const backend = await startReplyBackend(id);
-        let sidecar: SidecarProcess | undefined;
-        if (options.keys === "per-replica") {
-          await randomHaproxyKeys(keysFile);
-        } else {
-          sidecar = await startSidecar(id, [
-            "--server=haproxy",
-            `--out=${keyDir}`,
-            `--haproxy-socket=${join(dir, "admin.sock")}`,
-            "--max-backoff=2s",
-            ...options.keys.sidecarArgs(i),
-          ]);
-          await waitUntilReady(sidecar);
-        }
-        const haproxy = await startHaproxy({
-          id,
-          cert: options.cert,
-          keysFile,
-          backendPort: backend.port,
-          dir,
-        });
-        replicas.push({ id, haproxy, backend, keyDir, ...(sidecar ? { sidecar } : {}) });
-        await sidecar?.waitForLog((l) => l.msg?.startsWith("ticket keys applied") === true);
-      }),
-    );
-    replicas.sort((a, b) => a.id.localeCompare(b.id));
-    balancer = await startBalancer(replicas.map((r) => r.haproxy.port));
-    return { replicas, balancer, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return startSidecarFleet({
+    server: "haproxy",
+    idPrefix: "h",
+    count: options.count ?? 3,
+    keys: options.keys,
+    stopReplica: (r) => [r.haproxy.stop(), r.backend.close()],
+    prepare: async (id, keyDir) => {
+      const dir = await haproxyDir(id);
+      const keysFile = join(keyDir, "haproxy.keys");
+      const backend = await startReplyBackend(id);
+      return {
+        sidecarFlags: [`--haproxy-socket=${join(dir, "admin.sock")}`],
+        randomKeys: () => randomHaproxyKeys(keysFile),
+        start: async (sidecar) => {
+          const haproxy = await startHaproxy({
+            id,
+            cert: options.cert,
+            keysFile,
+            backendPort: backend.port,
+            dir,
+          });
+          return { id, port: haproxy.port, keyDir, haproxy, backend, ...(sidecar ? { sidecar } : {}) };
+        },
+        applied: (l) => l.msg?.startsWith("ticket keys applied") === true,
+      };
+    },
+  });
 }

@@ -11,15 +11,16 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "node:tls";
-import { createInterface } from "node:readline";
-import { spawnBound } from "../support/spawn.ts";
-import { startBalancer, type Balancer } from "./balancer.ts";
 import type { ServerCert } from "./certs.ts";
-import { startSidecar, waitUntilReady, type SidecarProcess } from "./server-sidecar.ts";
+import { freePort, startServerProcess } from "./server-process.ts";
+import {
+  startSidecarFleet,
+  type FleetKeys,
+  type FleetReplica,
+  type SidecarFleet,
+} from "./server-sidecar-fleet.ts";
 
 export const nginxBinary = "/usr/sbin/nginx";
 /** What the rig's clients send to nginx. */
@@ -32,24 +33,11 @@ export interface NginxInstance {
   pidFile: string;
   keyDir: string;
   child: ChildProcess;
-  /** nginx's error log (stderr), for diagnostics */
+  /** its output (the error log goes to stderr), for diagnostics */
   log: string[];
   /** the master's pid */
   readonly pid: number;
   stop(): Promise<void>;
-}
-
-/** A free loopback port (closed again: nginx and HAProxy bind it themselves). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export function nginxConfig(options: {
@@ -108,17 +96,6 @@ export async function randomNginxKeys(dir: string, slots: number, size = 80): Pr
   );
 }
 
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: "127.0.0.1", rejectUnauthorized: false });
-    socket.once("secureConnect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /** Starts nginx on a free port; resolves once its master wrote its pid and TLS answers. */
 export async function startNginx(options: {
   id: string;
@@ -133,114 +110,62 @@ export async function startNginx(options: {
   const port = await freePort();
   const conf = join(prefix, "nginx.conf");
   await writeFile(conf, nginxConfig({ ...options, prefix, port }));
-  const child = spawnBound(nginxBinary, ["-p", prefix, "-c", conf, "-g", "daemon off;"], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  const log: string[] = [];
-  createInterface({ input: child.stderr! }).on("line", (line) => {
-    log.push(line);
-    if (log.length > 500) log.shift();
-    if (process.env["TKO_TEST_VERBOSE"]) console.log(`  [nginx ${options.id}] ${line}`);
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const pidFile = join(prefix, "nginx.pid");
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    await exited;
-  };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx ${options.id} exited: ${log.join("\n")}`);
-    const written = await readFile(pidFile, "utf8").catch(() => "");
-    if (written.trim() !== "" && (await accepting(port))) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`nginx ${options.id} did not start: ${log.join("\n")}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const server = await startServerProcess({
+    name: `nginx ${options.id}`,
+    binary: nginxBinary,
+    args: ["-p", prefix, "-c", conf, "-g", "daemon off;"],
+    port,
+    ready: async () => (await readFile(pidFile, "utf8").catch(() => "")).trim() !== "",
+  });
   return {
     id: options.id,
     port,
     prefix,
     pidFile,
     keyDir: options.keyDir,
-    child,
-    log,
+    ...server,
     // setpriv execs nginx: the spawned pid is the master's.
     get pid() {
-      return child.pid ?? 0;
+      return server.child.pid ?? 0;
     },
-    stop,
   };
 }
 
-export interface NginxReplica {
-  id: string;
+export interface NginxReplica extends FleetReplica {
   nginx: NginxInstance;
-  /** the key directory nginx reads (the sidecar's --out) */
-  keyDir: string;
-  /** its sidecar, unless the replica has its own random keys */
-  sidecar?: SidecarProcess;
 }
 
-export interface NginxFleet {
-  replicas: NginxReplica[];
-  balancer: Balancer;
-  stop(): Promise<void>;
-}
+export type NginxFleet = SidecarFleet<NginxReplica>;
 
 /**
- * `count` nginx replicas behind a round-robin balancer, each with its own sidecar process
- * (`--server nginx --out <its key dir> --nginx-pid-file <its pid file>` plus `sidecarArgs(i)`,
- * e.g. the source), or, with keys "per-replica", each with its own random key files (the
- * baseline). As in a pod with a native sidecar: the sidecar starts first and writes the key
- * files, then nginx starts from them, then the sidecar's first reload is confirmed.
+ * `count` nginx replicas (startSidecarFleet) with `slots` key files each; their sidecars get
+ * `--nginx-pid-file <its pid file>`, and a sidecar's first update is confirmed by nginx's reload.
  */
-export async function startNginxFleet(options: {
+export function startNginxFleet(options: {
   cert: ServerCert;
   count?: number;
   slots?: number;
-  keys: "per-replica" | { sidecarArgs: (index: number) => string[] };
+  keys: FleetKeys;
 }): Promise<NginxFleet> {
   const slots = options.slots ?? 3;
-  const replicas: NginxReplica[] = [];
-  let balancer: Balancer | undefined;
-  const stop = async (): Promise<void> => {
-    await balancer?.close();
-    await Promise.all(replicas.flatMap((r) => [r.nginx.stop(), r.sidecar?.stop() ?? Promise.resolve()]));
-  };
-  try {
-    await Promise.all(
-      Array.from({ length: options.count ?? 3 }, async (_, i) => {
-        const id = `n${i + 1}`;
-        const keyDir = await mkdtemp(join(tmpdir(), `tko-keys-${id}-`));
-        const prefix = await nginxPrefix(id);
-        let sidecar: SidecarProcess | undefined;
-        if (options.keys === "per-replica") {
-          await randomNginxKeys(keyDir, slots);
-        } else {
-          sidecar = await startSidecar(id, [
-            "--server=nginx",
-            `--out=${keyDir}`,
-            `--nginx-pid-file=${join(prefix, "nginx.pid")}`,
-            "--max-backoff=2s",
-            ...options.keys.sidecarArgs(i),
-          ]);
-          await waitUntilReady(sidecar);
-        }
-        const nginx = await startNginx({ id, cert: options.cert, keyDir, slots, prefix });
-        replicas.push({ id, nginx, keyDir, ...(sidecar ? { sidecar } : {}) });
-        await sidecar?.waitForLog(
-          (l) => l.msg?.startsWith("ticket keys applied") === true && l.action === "reloaded",
-        );
-      }),
-    );
-    replicas.sort((a, b) => a.id.localeCompare(b.id));
-    balancer = await startBalancer(replicas.map((r) => r.nginx.port));
-    return { replicas, balancer, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
+  return startSidecarFleet({
+    server: "nginx",
+    idPrefix: "n",
+    count: options.count ?? 3,
+    keys: options.keys,
+    stopReplica: (r) => [r.nginx.stop()],
+    prepare: async (id, keyDir) => {
+      const prefix = await nginxPrefix(id);
+      return {
+        sidecarFlags: [`--nginx-pid-file=${join(prefix, "nginx.pid")}`],
+        randomKeys: () => randomNginxKeys(keyDir, slots),
+        start: async (sidecar) => {
+          const nginx = await startNginx({ id, cert: options.cert, keyDir, slots, prefix });
+          return { id, port: nginx.port, keyDir, nginx, ...(sidecar ? { sidecar } : {}) };
+        },
+        applied: (l) => l.msg?.startsWith("ticket keys applied") === true && l.action === "reloaded",
+      };
+    },
+  });
 }

@@ -8,6 +8,7 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import type { Key } from "../../src/core/index.ts";
 import { minimalRole, minimalRoleBinding } from "../../src/sidecar/index.ts";
@@ -115,5 +116,23 @@ export async function controllerScenario(
       await controller.stop();
       await ns.remove();
     },
+  };
+}
+
+/**
+ * The controller scenario (controllerScenario) of the enclosing suite: started before its tests,
+ * stopped after them; returns its getter.
+ */
+export function controllerScenarioHooks(prefix: string): () => ControllerScenario {
+  let scenario: ControllerScenario | undefined;
+  before(async () => {
+    scenario = await controllerScenario(prefix);
+  });
+  after(async () => {
+    await scenario?.stop();
+  });
+  return () => {
+    if (scenario === undefined) throw new Error(`controller scenario ${prefix} not started`);
+    return scenario;
   };
 }

@@ -11,8 +11,7 @@ import { keyId, renderKey, type Key } from "../../src/core/index.ts";
 import { operatorArgs } from "../support/operator-command.ts";
 import { spawnBound } from "../support/spawn.ts";
 import type { ServerCert } from "./certs.ts";
-import { connect, type ConnectionOptions } from "node:tls";
-import { percent, summarize, type ClientOptions, type Handshake, type TlsVersion } from "./client.ts";
+import { percent, runClient, summarize, type Handshake, type TlsVersion } from "./client.ts";
 import { runOpensslClient, runTicketProbes } from "./openssl-client.ts";
 
 export interface LogLine {
@@ -152,87 +151,6 @@ export async function waitUntilReady(sidecar: SidecarProcess, timeoutMs = 15_000
   }
 }
 
-interface Held {
-  session: Buffer;
-  key: string | undefined;
-}
-
-const keyName = (ticket: Buffer | null | undefined): string | undefined =>
-  ticket != null && ticket.length >= 16 ? ticket.subarray(0, 16).toString("hex") : undefined;
-
-function connectOnce(
-  opts: ConnectionOptions,
-  request: string,
-  offered: Held | undefined,
-): Promise<{ handshake: Handshake; issued?: Held }> {
-  return new Promise((resolve) => {
-    let issued: Held | undefined;
-    let reply = "";
-    let resumed = false;
-    let done = false;
-    const socket = connect(offered ? { ...opts, session: offered.session } : opts);
-    const finish = (error?: string): void => {
-      if (done) return;
-      done = true;
-      socket.destroy();
-      const body = reply.includes("\r\n\r\n") ? reply.slice(reply.indexOf("\r\n\r\n") + 4) : reply;
-      const handshake: Handshake = { at: Date.now(), offered: offered !== undefined, resumed, replica: body };
-      if (offered?.key !== undefined) handshake.offeredKey = offered.key;
-      if (issued?.key !== undefined) handshake.issuedKey = issued.key;
-      if (error !== undefined) handshake.error = error;
-      resolve(issued === undefined ? { handshake } : { handshake, issued });
-    };
-    socket.setTimeout(5000, () => finish("timeout"));
-    socket.on("session", (session: Buffer) => (issued = { session, key: keyName(socket.getTLSTicket()) }));
-    socket.on("secureConnect", () => {
-      resumed = socket.isSessionReused();
-      if (request !== "") socket.write(request);
-    });
-    socket.on("data", (d: Buffer) => {
-      reply += d.toString();
-      // A TLS 1.2 resumption whose ticket the server renewed: OpenSSL (under Node) emits no
-      // 'session' for it, but the connection's session holds the new ticket; keep it, as
-      // browsers do.
-      const ticket = keyName(socket.getTLSTicket());
-      if (issued === undefined && resumed && ticket !== undefined && ticket !== offered?.key) {
-        const session = socket.getSession();
-        if (session !== undefined) issued = { session, key: ticket };
-      }
-    });
-    socket.on("end", () => finish());
-    socket.on("close", () => finish());
-    socket.on("error", (err: Error) => finish(err.message));
-  });
-}
-
-/**
- * The Node TLS resumption client of these tests: runClient of test/rig/client.ts (the same loop
- * and Handshake records: offered and issued key names from the tickets), plus what the servers
- * here need: a request after the handshake (nginx speaks HTTP), and the ticket a server renews
- * on a TLS 1.2 resumption is kept (nginx and HAProxy renew a ticket under a decrypt-only key).
- */
-export async function runNodeClient(options: ClientOptions & { request?: string }): Promise<Handshake[]> {
-  const results: Handshake[] = [];
-  let held: Held | undefined;
-  const connection: ConnectionOptions = {
-    host: options.host ?? "127.0.0.1",
-    port: options.port,
-    servername: "localhost",
-    ca: options.ca,
-    minVersion: options.version,
-    maxVersion: options.version,
-  };
-  while (!options.until()) {
-    const { handshake, issued } = await connectOnce(connection, options.request ?? "", held);
-    // Keep the newest session: a resumption that issues no new ticket keeps the old one usable.
-    if (issued !== undefined) held = issued;
-    results.push(handshake);
-    options.onHandshake?.(handshake);
-    if (options.pauseMs) await new Promise((r) => setTimeout(r, Math.random() * 2 * (options.pauseMs ?? 0)));
-  }
-  return results;
-}
-
 export interface ClientRun {
   /** "node TLSv1.2", "openssl TLSv1.3", ... */
   label: string;
@@ -243,8 +161,9 @@ export interface ClientRun {
 
 /**
  * Node and OpenSSL resumption clients, TLS 1.2 and TLS 1.3, all at once through one balancer:
- * `nodeLoops` runNodeClient loops and `opensslLoops` s_client loops per version; `request` is
- * what they send after the handshake (nginx: an HTTP request; HAProxy here speaks first).
+ * `nodeLoops` runClient loops (test/rig/client.ts) and `opensslLoops` s_client loops per
+ * version; `request` is what they send after the handshake (nginx: an HTTP request; HAProxy here
+ * speaks first).
  */
 export async function driveClients(options: {
   port: number;
@@ -258,7 +177,7 @@ export async function driveClients(options: {
   for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
     for (let i = 0; i < (options.nodeLoops ?? 2); i++) {
       runs.push(
-        runNodeClient({
+        runClient({
           port: options.port,
           ca: options.cert.ca,
           version,
