@@ -1,8 +1,8 @@
 /**
  * Measuring a fleet's server CPU per connection: load it for a while, and count the CPU time of
  * its processes (/proc) and the connections completed between two instants after a warm-up.
- * Scenarios alternate the fleets they compare in rounds (A B C, C B A, ...), so a change in the
- * machine's load during the run touches every fleet alike.
+ * Scenarios either alternate the fleets they compare in rounds (A B C, C B A, ...) or load them
+ * at the same time, so a change in the machine's load during the run touches every fleet alike.
  */
 import type { Handshake } from "../../test/rig/client.ts";
 import { totalCpuSeconds } from "./proc.ts";
@@ -27,42 +27,63 @@ export interface Totals extends Segment {
   resumedShare: number;
 }
 
+/** One server (its processes) and the load that drives it. */
+export interface Measured {
+  pids: () => number[];
+  /** Must stop when its `until` returns true. */
+  load: (until: () => boolean) => Promise<Handshake[]>;
+}
+
 /**
- * Runs `load` (which must stop when its `until` returns true) for warmupMs + measureMs and
- * measures the processes `pids()` over the last measureMs.
+ * Runs every load at the same time for warmupMs + measureMs and measures each one's processes
+ * over the same last measureMs: servers measured together share the machine's conditions (a
+ * burst of load elsewhere touches them alike), which servers measured in turn do not.
  */
-export async function measureSegment(
-  pids: () => number[],
-  load: (until: () => boolean) => Promise<Handshake[]>,
+export async function measureTogether(
+  items: readonly Measured[],
   warmupMs: number,
   measureMs: number,
-): Promise<Segment> {
+): Promise<Segment[]> {
   let t0 = Number.POSITIVE_INFINITY;
   let t1 = Number.POSITIVE_INFINITY;
   let stop = false;
   const measuring = (async () => {
     await sleep(warmupMs);
-    const ids = pids();
-    const before = await totalCpuSeconds(ids);
+    const ids = items.map((item) => item.pids());
+    const before = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
     t0 = Date.now();
     await sleep(measureMs);
     t1 = Date.now();
-    const after = await totalCpuSeconds(ids);
+    const after = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
     stop = true;
-    return after - before;
+    return after.map((a, i) => a - (before[i] ?? 0));
   })();
-  const handshakes = load(() => stop);
-  const cpuSeconds = await measuring;
-  const all = await handshakes;
-  const inside = all.filter((h) => h.at >= t0 && h.at < t1);
-  const ok = inside.filter((h) => h.error === undefined);
-  return {
-    cpuSeconds,
-    connections: ok.length,
-    resumed: ok.filter((h) => h.resumed).length,
-    errors: inside.length - ok.length,
-    seconds: (t1 - t0) / 1000,
-  };
+  const loads = items.map((item) => item.load(() => stop));
+  const cpu = await measuring;
+  const all = await Promise.all(loads);
+  return all.map((handshakes, i) => {
+    const inside = handshakes.filter((h) => h.at >= t0 && h.at < t1);
+    const ok = inside.filter((h) => h.error === undefined);
+    return {
+      cpuSeconds: cpu[i] ?? 0,
+      connections: ok.length,
+      resumed: ok.filter((h) => h.resumed).length,
+      errors: inside.length - ok.length,
+      seconds: (t1 - t0) / 1000,
+    };
+  });
+}
+
+/** One load alone: measureTogether of one. */
+export async function measureSegment(
+  pids: Measured["pids"],
+  load: Measured["load"],
+  warmupMs: number,
+  measureMs: number,
+): Promise<Segment> {
+  const [segment] = await measureTogether([{ pids, load }], warmupMs, measureMs);
+  if (segment === undefined) throw new Error("no segment measured");
+  return segment;
 }
 
 export function totals(segments: readonly Segment[]): Totals {

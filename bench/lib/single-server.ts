@@ -56,11 +56,20 @@ export function steadyRing(): Ring {
   }).ring;
 }
 
-/** A plain tls.Server holding the ring's active key (the same 48 bytes the library would set). */
-export function startPlainServer(cert: ServerCert, ring: Ring): Promise<ServerProcess> {
+/**
+ * A plain tls.Server holding the ring's active key (the same 48 bytes the library would set);
+ * with `peek`, behind the router's handover alone (test/rig/plain-server.ts --peek).
+ */
+export function startPlainServer(
+  cert: ServerCert,
+  ring: Ring,
+  options: { peek?: boolean } = {},
+): Promise<ServerProcess> {
   const key = activeKey(ring, Date.now()) ?? ring.keys[0];
   if (key === undefined) throw new Error("empty ring");
-  return spawnServer("plain tls.Server", "test/rig/plain-server.ts", [
+  const peek = options.peek === true;
+  return spawnServer(peek ? "plain tls.Server + peek" : "plain tls.Server", "test/rig/plain-server.ts", [
+    ...(peek ? ["--peek"] : []),
     "--cert",
     cert.certPath,
     "--key",

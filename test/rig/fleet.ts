@@ -109,11 +109,29 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
 }
 
-/** Writes ring.json into a directory atomically (temp file + rename), as a Secret update lands. */
-export async function writeRing(directory: string, ring: Ring): Promise<void> {
-  const tmp = join(directory, `.ring.json.${randomBytes(4).toString("hex")}`);
-  await writeFile(tmp, serializeRing(ring));
-  await rename(tmp, join(directory, "ring.json"));
+/** The last write queued per directory: writes to one directory land in call order. */
+const writes = new Map<string, Promise<void>>();
+
+/**
+ * Writes ring.json into a directory atomically (temp file + rename), as a Secret update lands.
+ * Writes to one directory land in the order they were called, as kubelet's updates of one volume
+ * do: two writes in flight at once (a feeder's expiry and rotation a millisecond apart) would
+ * otherwise race, and the older ring could land last.
+ */
+export function writeRing(directory: string, ring: Ring): Promise<void> {
+  const text = serializeRing(ring);
+  const write = async (): Promise<void> => {
+    const tmp = join(directory, `.ring.json.${randomBytes(4).toString("hex")}`);
+    await writeFile(tmp, text);
+    await rename(tmp, join(directory, "ring.json"));
+  };
+  const queued = (writes.get(directory) ?? Promise.resolve()).then(write, write);
+  writes.set(directory, queued);
+  const forget = (): void => {
+    if (writes.get(directory) === queued) writes.delete(directory);
+  };
+  void queued.then(forget, forget);
+  return queued;
 }
 
 export async function ringDirectories(count: number): Promise<string[]> {

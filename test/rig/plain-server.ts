@@ -4,12 +4,16 @@
  * memory and CPU are what a service pays without ticket-key-operator. It answers like a replica
  * of test/rig/replica.ts (writes its id and closes) and uses the same session id context.
  *
- *   node test/rig/plain-server.ts --id plain --cert C --key K [--ticket-key HEX48]
+ *   node test/rig/plain-server.ts --id plain --cert C --key K [--ticket-key HEX48] [--peek]
  *
- * Without --ticket-key the key is random. Prints {"ready":true,"port":N} when listening.
+ * Without --ticket-key the key is random. With --peek a net.Server in front reads each
+ * connection's first bytes, puts them back (unshift) and hands the socket to the tls.Server, as
+ * the router does, without inspecting or routing anything: the cost of that handover in Node
+ * alone. Prints {"ready":true,"port":N} when listening.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer as createNetServer } from "node:net";
 import { createServer, type TLSSocket } from "node:tls";
 import { parseArgs } from "node:util";
 
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     key: { type: "string" },
     "ticket-key": { type: "string" },
     port: { type: "string", default: "0" },
+    peek: { type: "boolean", default: false },
   },
 });
 
@@ -40,8 +45,17 @@ const server = createServer(
   },
 );
 server.on("tlsClientError", () => undefined);
-server.listen(Number(values.port), "127.0.0.1", () => {
-  const address = server.address();
+const front = values.peek
+  ? createNetServer((socket) => {
+      socket.once("readable", () => {
+        const first = socket.read() as Buffer | null;
+        if (first !== null) socket.unshift(first);
+        server.emit("connection", socket);
+      });
+    })
+  : server;
+front.listen(Number(values.port), "127.0.0.1", () => {
+  const address = front.address();
   process.stdout.write(
     `${JSON.stringify({ ready: true, port: typeof address === "object" && address ? address.port : 0 })}\n`,
   );
