@@ -10,6 +10,10 @@ import type { Balancer } from "../../test/rig/balancer.ts";
 import type { ServerCert } from "../../test/rig/certs.ts";
 import { runClient, type Handshake, type TlsVersion } from "../../test/rig/client.ts";
 import { startFleet, type ReplicaMode } from "../../test/rig/fleet.ts";
+import { startHaproxyFleet } from "../../test/rig/haproxy.ts";
+import { httpRequest, startNginxFleet } from "../../test/rig/nginx.ts";
+import type { FleetKeys, FleetReplica, SidecarFleet } from "../../test/rig/server-sidecar-fleet.ts";
+import { processTree } from "./proc.ts";
 
 /** Whether a mode's replicas share keys (from the ring) or each hold their own (the baseline). */
 export type KeySharing = "per-replica" | "shared";
@@ -64,16 +68,22 @@ export interface ClientLoopOptions {
  */
 export type ClientLoop = (options: ClientLoopOptions) => Promise<Handshake[]>;
 
+/** Node's TLS client, sending `request` after each handshake (none: the server replies at once). */
+const nodeClientSending =
+  (request?: string): ClientLoop =>
+  (o) =>
+    runClient({
+      port: o.port,
+      ca: o.cert.ca,
+      version: o.version,
+      until: o.until,
+      pauseMs: o.pauseMs,
+      onHandshake: o.onHandshake,
+      ...(request === undefined ? {} : { request }),
+    });
+
 /** Node's TLS client: the server writes its reply and closes, the client sends nothing. */
-export const nodeClient: ClientLoop = (o) =>
-  runClient({
-    port: o.port,
-    ca: o.cert.ca,
-    version: o.version,
-    until: o.until,
-    pauseMs: o.pauseMs,
-    onHandshake: o.onHandshake,
-  });
+export const nodeClient: ClientLoop = nodeClientSending();
 
 export interface ServerKind {
   /** The server's name in every table ("node", "nginx", "haproxy"). */
@@ -91,8 +101,12 @@ export interface ServerKind {
    * with `request: httpRequest`.
    */
   client?: ClientLoop;
+  /** The fleet scenarios the server joins; default all. */
+  scenarios?: readonly FleetScenario[];
   start(options: ServerFleetOptions): Promise<ServerFleet>;
 }
+
+export type FleetScenario = "resumption" | "rotation" | "cpu";
 
 /** Node.js replicas (test/rig/replica.ts) with the library, in each of its modes. */
 const nodeModes: Record<string, ReplicaMode> = {
@@ -130,8 +144,61 @@ export const nodeServer: ServerKind = {
   },
 };
 
-/** Every server the fleet scenarios run. nginx and HAProxy (with the sidecar) are added here. */
-export const servers: readonly ServerKind[] = [nodeServer];
+/**
+ * A server run by the sidecar container (`ticket-key-operator sidecar`): "sidecar" follows each
+ * replica's ring directory (--directory) and applies it to the server; "per-replica" gives each
+ * replica its own random keys. CPU counts the server's processes (master and workers), not the
+ * sidecar's, which does not work per connection.
+ */
+function sidecarServer<R extends FleetReplica>(
+  name: string,
+  start: (options: { cert: ServerCert; count: number; keys: FleetKeys }) => Promise<SidecarFleet<R>>,
+  pidOf: (replica: R) => number | undefined,
+  request?: string,
+): ServerKind {
+  return {
+    name,
+    modes: [
+      { name: "per-replica", keys: "per-replica" },
+      { name: "sidecar", keys: "shared" },
+    ],
+    client: nodeClientSending(request),
+    scenarios: ["resumption"],
+    async start({ replicas, mode, cert, directories }) {
+      const fleet = await start({
+        cert,
+        count: replicas,
+        keys:
+          mode === "per-replica"
+            ? "per-replica"
+            : { sidecarArgs: (i) => [`--directory=${directories[i] ?? ""}`] },
+      });
+      return {
+        balancer: fleet.balancer,
+        replicas: fleet.replicas.map((r) => ({
+          id: r.id,
+          port: r.port,
+          pids: () => processTree(pidOf(r) ?? 0),
+        })),
+        stop: () => fleet.stop(),
+      };
+    },
+  };
+}
+
+/** nginx with the sidecar (SIGHUP reloads); it speaks HTTP, so the clients send a request. */
+export const nginxServer = sidecarServer("nginx", startNginxFleet, (r) => r.nginx.pid, httpRequest);
+
+/** HAProxy with the sidecar (runtime API, no reload), in TCP mode in front of a reply backend. */
+export const haproxyServer = sidecarServer("haproxy", startHaproxyFleet, (r) => r.haproxy.child.pid);
+
+/** Every server the fleet scenarios run (each in the scenarios it names). */
+export const servers: readonly ServerKind[] = [nodeServer, nginxServer, haproxyServer];
+
+/** The servers that join a scenario. */
+export function serversIn(scenario: FleetScenario): ServerKind[] {
+  return servers.filter((server) => server.scenarios === undefined || server.scenarios.includes(scenario));
+}
 
 /** The baseline mode of a server. */
 export function baselineMode(server: ServerKind): ServerMode {

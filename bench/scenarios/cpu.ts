@@ -14,7 +14,7 @@ import { atMost, factor } from "../lib/goals.ts";
 import { runClients, withVariants, type VariantSpec } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";
 import { alternating, measureSegment, totals, type Segment, type Totals } from "../lib/segments.ts";
-import { baselineMode, servers } from "../lib/servers.ts";
+import { baselineMode, serversIn } from "../lib/servers.ts";
 import { num, pct, round, times } from "../lib/stats.ts";
 import { barChart } from "../lib/svg.ts";
 
@@ -52,7 +52,7 @@ export const cpu: Scenario = {
       const cert = await context.cert(certificate);
       for (const version of parameters.versions) {
         const specs: (VariantSpec & { kind: Case["kind"]; clients: number; pauseMs: number })[] =
-          servers.flatMap((server) => [
+          serversIn("cpu").flatMap((server) => [
             ...server.modes.map((mode) => ({
               server,
               mode,

@@ -7,7 +7,7 @@ import type { TlsVersion } from "../../test/rig/client.ts";
 import { rateAtLeast } from "../lib/goals.ts";
 import { resumptionRate, runClients, withVariants } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";
-import { servers, type KeySharing } from "../lib/servers.ts";
+import { serversIn, type KeySharing } from "../lib/servers.ts";
 import { min, pct, round, times } from "../lib/stats.ts";
 import { barChart } from "../lib/svg.ts";
 
@@ -33,14 +33,14 @@ export const resumption: Scenario = {
       clientsPerFleet: context.quick ? 4 : 16,
       meanPauseMs: 20,
       durationMs: context.quick ? 2000 : 15_000,
-      servers: servers.map((s) => ({ name: s.name, modes: s.modes.map((m) => m.name) })),
+      servers: serversIn("resumption").map((s) => ({ name: s.name, modes: s.modes.map((m) => m.name) })),
       note: "every mode of one (replicas, version) case runs at the same time, one fleet each; no rotation during the run",
     };
     const cert = await context.cert("p256");
     const cases: Case[] = [];
     for (const replicas of parameters.replicas) {
       for (const version of parameters.versions) {
-        const specs = servers.flatMap((server) =>
+        const specs = serversIn("resumption").flatMap((server) =>
           server.modes.map((mode) => ({
             server,
             mode,

@@ -23,7 +23,7 @@ import {
   type VariantSpec,
 } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";
-import { baselineMode, servers } from "../lib/servers.ts";
+import { baselineMode, serversIn } from "../lib/servers.ts";
 import { max, mean, min, num, pct, round } from "../lib/stats.ts";
 import { lineChart, type LinePanel } from "../lib/svg.ts";
 import type { Row } from "../lib/table.ts";
@@ -162,7 +162,7 @@ export const rotation: Scenario = {
     const panels: LinePanel[] = [];
     for (const c of cases) {
       const skew = Array.from({ length: parameters.replicas }, (_, i) => (i * c.skewMs) / 2);
-      const specs: VariantSpec[] = servers.flatMap((server) => [
+      const specs: VariantSpec[] = serversIn("rotation").flatMap((server) => [
         { server, mode: baselineMode(server), scheme: "none" as const, replicas: parameters.replicas, cert },
         ...server.modes
           .filter((m) => m.keys === "shared")
