@@ -51,30 +51,31 @@ export const cpu: Scenario = {
     for (const certificate of parameters.certificates) {
       const cert = await context.cert(certificate);
       for (const version of parameters.versions) {
-        const specs: (VariantSpec & { kind: Case["kind"]; clients: number; pauseMs: number })[] =
-          serversIn("cpu").flatMap((server) => [
-            ...server.modes.map((mode) => ({
-              server,
-              mode,
-              scheme: mode.keys === "shared" ? ("schedule" as const) : ("none" as const),
-              replicas: parameters.replicas,
-              cert,
-              kind: mode.keys,
-              clients: parameters.clientsPerFleet,
-              pauseMs: parameters.meanPauseMs,
-            })),
-            {
-              server,
-              mode: baselineMode(server),
-              scheme: "none" as const,
-              replicas: 1,
-              cert,
-              kind: "limit" as const,
-              clients: 1,
-              pauseMs: 0,
-              label: `${server.name} limit`,
-            },
-          ]);
+        const specs: (VariantSpec & { kind: Case["kind"]; clients: number; pauseMs: number })[] = serversIn(
+          "cpu",
+        ).flatMap((server) => [
+          ...server.modes.map((mode) => ({
+            server,
+            mode,
+            scheme: mode.keys === "shared" ? ("schedule" as const) : ("none" as const),
+            replicas: parameters.replicas,
+            cert,
+            kind: mode.keys,
+            clients: parameters.clientsPerFleet,
+            pauseMs: parameters.meanPauseMs,
+          })),
+          {
+            server,
+            mode: baselineMode(server),
+            scheme: "none" as const,
+            replicas: 1,
+            cert,
+            kind: "limit" as const,
+            clients: 1,
+            pauseMs: 0,
+            label: `${server.name} limit`,
+          },
+        ]);
         context.log(`${certName(certificate)}, ${version}: ${specs.length} fleets, loaded in turn`);
         await withVariants(specs, async (variants) => {
           const segments = variants.map((): Segment[] => []);
