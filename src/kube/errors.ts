@@ -18,7 +18,9 @@ function statusBody(body: unknown): { message?: unknown; reason?: unknown } {
       const parsed: unknown = JSON.parse(body);
       return typeof parsed === "object" && parsed !== null ? parsed : {};
     } catch {
-      return {};
+      // Not a Status: a proxy's or the API server's plain text ("404 page not found").
+      const line = body.trim().split("\n")[0]?.slice(0, 200);
+      return line ? { message: line } : {};
     }
   }
   return typeof body === "object" && body !== null ? body : {};

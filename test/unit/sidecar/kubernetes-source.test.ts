@@ -119,6 +119,11 @@ describe("describeError", () => {
       "HTTP 500 InternalError: etcdserver: request timed out",
     );
     assert.equal(describeError(new ApiException(502, "Bad Gateway", undefined, {})), "HTTP 502: Bad Gateway");
+    // An API that is not served answers in plain text (a CRD not installed).
+    assert.equal(
+      describeError(new ApiException(404, "Unknown API Status Code!", "404 page not found\n", {})),
+      "HTTP 404: 404 page not found",
+    );
     const network = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
     assert.equal(describeError(network), "fetch failed (connect ECONNREFUSED 127.0.0.1:1)");
   });
