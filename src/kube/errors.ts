@@ -35,8 +35,14 @@ export function apiFailure(error: unknown): ApiFailure {
     return { status: undefined, message: undefined, reason: undefined };
   }
   const e = error as { code?: unknown; statusCode?: unknown; body?: unknown };
+  // An ApiException carries `code`, `body` and `headers` (other errors may have a numeric
+  // `code` too, e.g. a process's exit code); a Watch error carries `statusCode`.
   const status =
-    typeof e.code === "number" ? e.code : typeof e.statusCode === "number" ? e.statusCode : undefined;
+    typeof e.code === "number" && "body" in e && "headers" in e
+      ? e.code
+      : typeof e.statusCode === "number"
+        ? e.statusCode
+        : undefined;
   const body = statusBody(e.body);
   return {
     status,

@@ -54,8 +54,11 @@ export function describeError(err: unknown): string {
   }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    const codeText = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
     const withCode =
-      typeof code === "string" && !err.message.includes(code) ? `${err.message} (code ${code})` : err.message;
+      codeText !== undefined && !err.message.includes(codeText)
+        ? `${err.message} (code ${codeText})`
+        : err.message;
     return err.cause instanceof Error ? `${withCode} (${err.cause.message})` : withCode;
   }
   return String(err);

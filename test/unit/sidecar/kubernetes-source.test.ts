@@ -124,6 +124,11 @@ describe("describeError", () => {
       describeError(new ApiException(404, "Unknown API Status Code!", "404 page not found\n", {})),
       "HTTP 404: 404 page not found",
     );
+    // Not an API error: a numeric code is not an HTTP status.
+    assert.equal(
+      describeError(Object.assign(new Error("command failed"), { code: 1 })),
+      "command failed (code 1)",
+    );
     const network = new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
     assert.equal(describeError(network), "fetch failed (connect ECONNREFUSED 127.0.0.1:1)");
   });
