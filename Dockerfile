@@ -7,8 +7,8 @@
 # test/unit/dockerfile.test.ts checks that every file copied here exists and that the image
 # stays non-root on pinned Node 24 base images.
 
-# Compile and bundle (needs the dev dependencies): dist/bin/ticket-key-operator.mjs is the
-# command and every dependency in one module (scripts/bundle.ts).
+# Compile and bundle (needs the dev dependencies): dist/bin/ holds the command and every
+# dependency as a few minified modules, ticket-key-operator.mjs and its chunks (scripts/bundle.ts).
 FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,5 +1,5 @@
 /**
- * What the container image sets that the benchmarks and the demo reproduce outside it: the
+ * What the container image sets that the benchmarks and tests reproduce outside it: the
  * NODE_OPTIONS of the Dockerfile's final stage (its heap limits).
  */
 import { readFileSync } from "node:fs";

@@ -48,19 +48,22 @@ export async function measureTogether(
   let t1 = Number.POSITIVE_INFINITY;
   let stop = false;
   const measuring = (async () => {
-    await sleep(warmupMs);
-    const ids = items.map((item) => item.pids());
-    const before = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
-    t0 = Date.now();
-    await sleep(measureMs);
-    t1 = Date.now();
-    const after = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
-    stop = true;
-    return after.map((a, i) => a - (before[i] ?? 0));
+    try {
+      await sleep(warmupMs);
+      const ids = items.map((item) => item.pids());
+      const before = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
+      t0 = Date.now();
+      await sleep(measureMs);
+      t1 = Date.now();
+      const after = await Promise.all(ids.map((pids) => totalCpuSeconds(pids)));
+      return after.map((a, i) => a - (before[i] ?? 0));
+    } finally {
+      // The loads stop whatever happened here.
+      stop = true;
+    }
   })();
-  const loads = items.map((item) => item.load(() => stop));
-  const cpu = await measuring;
-  const all = await Promise.all(loads);
+  const loads = Promise.all(items.map((item) => item.load(() => stop)));
+  const [cpu, all] = await Promise.all([measuring, loads]);
   return all.map((handshakes, i) => {
     const inside = handshakes.filter((h) => h.at >= t0 && h.at < t1);
     const ok = inside.filter((h) => h.error === undefined);

@@ -88,13 +88,18 @@ export const routerOverhead: Scenario = {
     const started: ServerProcess[] = [];
     const cases: Case[] = [];
     try {
-      const servers: Record<ServerName, ServerProcess> = {
-        plain: await startPlainServer(cert, ring),
-        peek: await startPlainServer(cert, ring, { peek: true }),
-        single: await startLibraryServer("single", cert, ring),
-        router: await startLibraryServer("router", cert, ring),
+      const start: Record<ServerName, () => Promise<ServerProcess>> = {
+        plain: () => startPlainServer(cert, ring),
+        peek: () => startPlainServer(cert, ring, { peek: true }),
+        single: () => startLibraryServer("single", cert, ring),
+        router: () => startLibraryServer("router", cert, ring),
       };
-      started.push(...Object.values(servers));
+      // One at a time, each kept for the cleanup as soon as it runs.
+      const servers = {} as Record<ServerName, ServerProcess>;
+      for (const name of serverNames) {
+        servers[name] = await start[name]();
+        started.push(servers[name]);
+      }
       // Warm every process up (JIT, TLS caches) before anything is measured.
       for (const version of parameters.versions) {
         for (const resume of [false, true]) {

@@ -44,14 +44,27 @@ interface ScaleRun {
   cluster: string;
 }
 
-async function policiesReady(context: BenchContext, count: number, workers: number): Promise<ScaleRun> {
+/** Runs `use` with the command bundled into a temporary directory, removed afterwards. */
+async function withBundle<T>(use: (bin: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(path.join(tmpdir(), "tko-bundle-"));
+  try {
+    return await use(await bundle(dir));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function policiesReady(
+  context: BenchContext,
+  count: number,
+  workers: number,
+  bin: string,
+): Promise<ScaleRun> {
   const cluster = await context.cluster();
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
   await installCrd(kc);
   const ns = await tempNamespace(kc, "scale");
-  const bundleDir = await mkdtemp(path.join(tmpdir(), "tko-bundle-"));
-  const bin = await bundle(bundleDir);
   // The controller reads KUBECONFIG: the cluster the benchmark uses.
   const controller = startController(
     ns.name,
@@ -133,7 +146,6 @@ async function policiesReady(context: BenchContext, count: number, workers: numb
   } finally {
     await controller.stop();
     await ns.remove();
-    await rm(bundleDir, { recursive: true, force: true });
   }
 }
 
@@ -194,7 +206,9 @@ export const scale: Scenario = {
       createConcurrency: 16,
       libraryWarmup: "full and resumed handshakes, TLS 1.2 and 1.3, 4 clients, then 1 s idle; RSS = VmRSS",
     };
-    const run = await policiesReady(context, parameters.policies, parameters.workers);
+    const run = await withBundle((bin) =>
+      policiesReady(context, parameters.policies, parameters.workers, bin),
+    );
     const memory = await libraryMemory(context);
     const plain = memory.find((m) => m.server.startsWith("plain"));
     const rows: Row[] = [

@@ -54,12 +54,17 @@ export function describeError(err: unknown): string {
   }
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    const codeText = typeof code === "string" || typeof code === "number" ? String(code) : undefined;
+    // A string code ("ENOENT") is often in the message already; a number (an exit code) is not.
     const withCode =
-      codeText !== undefined && !err.message.includes(codeText)
-        ? `${err.message} (code ${codeText})`
+      (typeof code === "string" && !err.message.includes(code)) || typeof code === "number"
+        ? `${err.message} (code ${String(code)})`
         : err.message;
-    return err.cause instanceof Error ? `${withCode} (${err.cause.message})` : withCode;
+    // The cause, unless the message already says it, and never a parser's message (JSON.parse
+    // quotes its input, which may be a ring).
+    const cause = err.cause;
+    return cause instanceof Error && !(cause instanceof SyntaxError) && !withCode.includes(cause.message)
+      ? `${withCode} (${cause.message})`
+      : withCode;
   }
   return String(err);
 }

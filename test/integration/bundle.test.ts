@@ -1,6 +1,6 @@
 /**
- * The command as the image ships it: the bundle of scripts/bundle.ts (one module, every
- * dependency inside) with the image's NODE_OPTIONS. It reconciles a policy to Ready and writes
+ * The command as the image ships it: the bundle of scripts/bundle.ts (an entry module and its
+ * chunks, every dependency inside) with the image's NODE_OPTIONS, run as an executable. It reconciles a policy to Ready and writes
  * its Secret, its sidecar subcommand answers, and its logs are the same JSON lines.
  */
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, it } from "node:test";
 import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
-import { bundle } from "../../scripts/bundle.ts";
+import { bundle, noticesName } from "../../scripts/bundle.ts";
 import { imageNodeOptions } from "../../scripts/image.ts";
 import { adminConfig, tempNamespace } from "../support/kube.ts";
 import { installCrd, policies, startController, waitForCondition } from "../support/operator.ts";
@@ -20,7 +20,8 @@ const run = promisify(execFile);
 const kc = adminConfig();
 let dir: string;
 let bin: string;
-let ns: Awaited<ReturnType<typeof tempNamespace>>;
+
+let ns: Awaited<ReturnType<typeof tempNamespace>> | undefined;
 
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "tko-bundle-"));
@@ -29,20 +30,31 @@ before(async () => {
   ns = await tempNamespace(kc, "bundle");
 });
 after(async () => {
-  await ns.remove();
-  await rm(dir, { recursive: true, force: true });
+  try {
+    await ns?.remove();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 it("the bundled controller, with the image's heap limits, makes a policy Ready and writes its Secret", async () => {
+  const namespace = ns?.name ?? "";
   const env = { NODE_OPTIONS: imageNodeOptions() };
-  const controller = startController(ns.name, [], env, bin);
+  const controller = startController(namespace, [], env, bin);
   try {
-    await policies(kc).create(ns.name, "web", { rotationInterval: "1h" });
-    const policy = await waitForCondition(kc, ns.name, "web", { status: "True" });
+    await policies(kc).create(namespace, "web", { rotationInterval: "1h" });
+    const policy = await waitForCondition(kc, namespace, "web", { status: "True" });
     const secret = await kc
       .makeApiClient(k8s.CoreV1Api)
-      .readNamespacedSecret({ namespace: ns.name, name: policy.status?.secretName ?? "web-ticket-keys" });
+      .readNamespacedSecret({ namespace, name: policy.status?.secretName ?? "web-ticket-keys" });
     assert.ok(secret.data?.["ring.json"], "the Secret holds ring.json");
+    const notices = await readFile(path.join(dir, noticesName), "utf8");
+    assert.match(
+      notices,
+      /^@kubernetes\/client-node@\S+ \(Apache-2\.0\)$/m,
+      "the licences ship beside the bundle",
+    );
+    assert.match(notices, /Apache License/);
     const status = await readFile(`/proc/${String(controller.child.pid)}/status`, "utf8");
     console.log(`# bundled controller: ${/VmHWM:\s+(\d+ kB)/.exec(status)?.[1] ?? "?"} peak resident`);
     const logs = controller.lines.map((line) => JSON.parse(line) as { name?: string; msg?: string });
@@ -56,7 +68,9 @@ it("the bundled controller, with the image's heap limits, makes a policy Ready a
   assert.equal(controller.child.exitCode, 0, "SIGTERM: a clean exit");
 });
 
-it("the bundle's sidecar subcommand answers --help", async () => {
-  const { stdout } = await run(process.execPath, [bin, "sidecar", "--help"]);
+it("the bundle is an executable (the image's ENTRYPOINT runs it by its shebang); its sidecar subcommand answers", async () => {
+  // `#!/usr/bin/env node` finds the pinned Node first on PATH.
+  const PATH = `${path.dirname(process.execPath)}:${process.env["PATH"] ?? ""}`;
+  const { stdout } = await run(bin, ["sidecar", "--help"], { env: { ...process.env, PATH } });
   assert.match(stdout, /^Usage: ticket-key-operator sidecar/);
 });

@@ -174,6 +174,7 @@ export function startHaproxyFleet(options: {
           return { id, port: haproxy.port, keyDir, haproxy, backend, ...(sidecar ? { sidecar } : {}) };
         },
         applied: (l) => l.msg?.startsWith("ticket keys applied") === true,
+        discard: () => backend.close(),
       };
     },
   });

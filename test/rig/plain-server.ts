@@ -47,6 +47,7 @@ const server = createServer(
 server.on("tlsClientError", () => undefined);
 const front = values.peek
   ? createNetServer((socket) => {
+      socket.on("error", () => socket.destroy());
       socket.once("readable", () => {
         const first = socket.read() as Buffer | null;
         if (first !== null) socket.unshift(first);

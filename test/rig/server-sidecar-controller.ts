@@ -5,7 +5,7 @@
  * check tickets against), and ServiceAccounts holding only the minimal Role (minimalRole of the
  * library) for the sidecars' API source.
  */
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
@@ -115,6 +115,8 @@ export async function controllerScenario(
       history.stop();
       await controller.stop();
       await ns.remove();
+      // The ServiceAccounts' kubeconfigs hold bearer tokens: leave none behind.
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }

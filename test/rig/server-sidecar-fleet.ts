@@ -5,7 +5,7 @@
  * with a native sidecar: the sidecar starts first and writes the key files, then the server
  * starts from them, then the sidecar's first update is confirmed.
  */
-import { mkdtemp } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startBalancer, type Balancer } from "./balancer.ts";
@@ -40,6 +40,8 @@ export interface ReplicaPlan<R extends FleetReplica> {
   start(sidecar: SidecarProcess | undefined): Promise<R>;
   /** the sidecar's log line that confirms the server took its first keys */
   applied(line: LogLine): boolean;
+  /** releases what prepare() made when the replica never started (e.g. a backend) */
+  discard?(): Promise<void>;
 }
 
 export async function startSidecarFleet<R extends FleetReplica>(options: {
@@ -54,36 +56,57 @@ export async function startSidecarFleet<R extends FleetReplica>(options: {
   stopReplica(replica: R): Promise<void>[];
 }): Promise<SidecarFleet<R>> {
   const replicas: R[] = [];
+  /** what a replica that never started leaves behind: its sidecar, what prepare() made */
+  const leftovers: (() => Promise<void>)[] = [];
+  const keyDirs: string[] = [];
   let balancer: Balancer | undefined;
   const stop = async (): Promise<void> => {
     await balancer?.close();
-    await Promise.all(
-      replicas.flatMap((r) => [...options.stopReplica(r), r.sidecar?.stop() ?? Promise.resolve()]),
-    );
+    await Promise.all([
+      ...replicas.flatMap((r) => [...options.stopReplica(r), r.sidecar?.stop() ?? Promise.resolve()]),
+      ...leftovers.map((release) => release()),
+    ]);
+    await Promise.all(keyDirs.map((dir) => rm(dir, { recursive: true, force: true })));
   };
   try {
-    await Promise.all(
+    // Every replica has finished starting (or failed) before a failure stops the others.
+    const starts = await Promise.allSettled(
       Array.from({ length: options.count }, async (_, i) => {
         const id = `${options.idPrefix}${i + 1}`;
         const keyDir = await mkdtemp(join(tmpdir(), `tko-keys-${id}-`));
+        keyDirs.push(keyDir);
         const plan = await options.prepare(id, keyDir);
         let sidecar: SidecarProcess | undefined;
-        if (options.keys === "per-replica") {
-          await plan.randomKeys();
-        } else {
-          sidecar = await startSidecar(id, [
-            `--server=${options.server}`,
-            `--out=${keyDir}`,
-            ...plan.sidecarFlags,
-            "--max-backoff=2s",
-            ...options.keys.sidecarArgs(i),
-          ]);
-          await waitUntilReady(sidecar);
+        let replica: R | undefined;
+        try {
+          if (options.keys === "per-replica") {
+            await plan.randomKeys();
+          } else {
+            sidecar = await startSidecar(id, [
+              `--server=${options.server}`,
+              `--out=${keyDir}`,
+              ...plan.sidecarFlags,
+              "--max-backoff=2s",
+              ...options.keys.sidecarArgs(i),
+            ]);
+            await waitUntilReady(sidecar);
+          }
+          replica = await plan.start(sidecar);
+        } finally {
+          if (replica === undefined) {
+            const orphan = sidecar;
+            leftovers.push(async () => {
+              await orphan?.stop();
+              await plan.discard?.();
+            });
+          }
         }
-        replicas.push(await plan.start(sidecar));
+        replicas.push(replica);
         await sidecar?.waitForLog((l) => plan.applied(l));
       }),
     );
+    const failed = starts.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed !== undefined) throw failed.reason;
     replicas.sort((a, b) => a.id.localeCompare(b.id));
     balancer = await startBalancer(replicas.map((r) => r.port));
     return { replicas, balancer, stop };
