@@ -22,15 +22,17 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether a TLS handshake on `port` succeeds (any certificate). */
+/** Whether a TLS handshake on `port` succeeds (any certificate) within a second. */
 async function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1", rejectUnauthorized: false });
-    socket.once("secureConnect", () => {
+    const answer = (up: boolean): void => {
       socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
+      resolve(up);
+    };
+    socket.setTimeout(1000, () => answer(false));
+    socket.once("secureConnect", () => answer(true));
+    socket.once("error", () => answer(false));
   });
 }
 
@@ -71,7 +73,9 @@ export async function startServerProcess(options: {
   };
   const deadline = Date.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited: ${log.join("\n")}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${name} exited (${String(child.exitCode ?? child.signalCode)}): ${log.join("\n")}`);
+    }
     if ((options.ready === undefined || (await options.ready())) && (await accepting(port))) break;
     if (Date.now() > deadline) {
       await stop();
