@@ -193,7 +193,7 @@ export const nginxServer = sidecarServer("nginx", startNginxFleet, (r) => r.ngin
 export const haproxyServer = sidecarServer("haproxy", startHaproxyFleet, (r) => r.haproxy.child.pid);
 
 /** Every server the fleet scenarios run (each in the scenarios it names). */
-export const servers: readonly ServerKind[] = [nodeServer, nginxServer, haproxyServer];
+const servers: readonly ServerKind[] = [nodeServer, nginxServer, haproxyServer];
 
 /** The servers that join a scenario. */
 export function serversIn(scenario: FleetScenario): ServerKind[] {

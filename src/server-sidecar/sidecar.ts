@@ -5,24 +5,13 @@
  * state), and the updater that writes the server's rendering and tells the server.
  */
 import type { Ring } from "../core/index.ts";
-import type { Logger } from "../observability/log.ts";
 import { RingClock, systemClock, type Clock, type RingSource } from "../sidecar/index.ts";
-import type { SidecarMetrics } from "./metrics.ts";
-import type { ServerAdapter } from "./servers/server.ts";
-import { Updater } from "./updater.ts";
+import { Updater, type UpdaterOptions } from "./updater.ts";
 
-export interface SidecarOptions {
+/** The updater's options (the clock optional: the system's by default), the source, resync. */
+export interface SidecarOptions extends Omit<UpdaterOptions, "clock"> {
   source: RingSource;
-  server: ServerAdapter;
-  out: string;
-  mode: number;
-  exec?: { command: string; timeoutMs: number } | undefined;
-  metrics: SidecarMetrics;
-  log: Logger;
   clock?: Clock;
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
-  startupGraceMs?: number;
   /**
    * How often the current ring is applied again even without a change: rewrites a file removed
    * by hand, re-checks HAProxy's runtime keys (a restarted HAProxy). Default 60 s; 0 disables.

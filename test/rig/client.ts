@@ -106,8 +106,9 @@ function once(
       // under a decrypt-only key; a Node server never does): OpenSSL (under Node) emits no
       // 'session' for it, but the connection's session holds the new ticket; keep it, as
       // browsers do.
+      if (issued !== undefined || !resumed) return;
       const ticket = keyName(socket.getTLSTicket());
-      if (issued === undefined && resumed && ticket !== undefined && ticket !== offered?.key) {
+      if (ticket !== undefined && ticket !== offered?.key) {
         const session = socket.getSession();
         if (session !== undefined) issued = { session, key: ticket };
       }

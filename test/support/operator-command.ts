@@ -4,7 +4,7 @@
  * (dist/bin/ticket-key-operator.mjs after `npm run build`): set TKO_OPERATOR_BIN to its path, or
  * pass it.
  */
-export const sourceEntry = "src/cli.ts";
+const sourceEntry = "src/cli.ts";
 
 export function operatorArgs(args: string[], bin = process.env["TKO_OPERATOR_BIN"]): string[] {
   return [bin ?? sourceEntry, ...args];
