@@ -31,7 +31,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["test/**/*.ts", "bench/**/*.ts", "demo/**/*.ts"],
+    files: ["test/**/*.ts", "harness/**/*.ts", "bench/**/*.ts", "demo/**/*.ts"],
     rules: { "@typescript-eslint/no-non-null-assertion": "off" },
   },
   { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },

@@ -17,13 +17,13 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { parseDuration } from "../src/core/duration.ts";
-import { minimalRole, minimalRoleBinding } from "../src/sidecar/index.ts";
-import { useCluster } from "../test/control-plane/index.ts";
-import { serviceAccountConfig, tempNamespace } from "../test/support/kube.ts";
-import { installCrd, policies, startController, waitForCondition } from "../test/support/operator.ts";
-import { makeServerCert } from "../test/rig/certs.ts";
-import { percent, runClient, summarize, type Handshake } from "../test/rig/client.ts";
-import { startFleet, type ReplicaMode } from "../test/rig/fleet.ts";
+import { minimalRole, minimalRoleBinding } from "../src/consumer/index.ts";
+import { useCluster } from "../harness/cluster/index.ts";
+import { serviceAccountConfig, tempNamespace } from "../harness/cluster/kube.ts";
+import { installCrd, policies, startController, waitForCondition } from "../harness/operator/operator.ts";
+import { makeServerCert } from "../harness/tls/certs.ts";
+import { percent, runClient, summarize, type Handshake } from "../harness/clients/client.ts";
+import { startFleet, type ReplicaMode } from "../harness/fleet/fleet.ts";
 import { resumptionChart } from "./chart.ts";
 
 const { values } = parseArgs({

@@ -15,8 +15,8 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { format, resolveConfig } from "prettier";
-import { binaryPath } from "../test/control-plane/build.ts";
-import { versions } from "../test/control-plane/versions.ts";
+import { binaryPath } from "../harness/cluster/build.ts";
+import { versions } from "../harness/cluster/versions.ts";
 
 const run = promisify(execFile);
 
@@ -29,7 +29,7 @@ export const manifestPath = `${repoRoot}deploy/ticket-key-operator.yaml`;
 export const releaseName = "ticket-key-operator";
 export const releaseNamespace = "ticket-key-operator";
 
-/** The helm the project builds (test/control-plane/build.ts), else one on PATH; undefined if none. */
+/** The helm the project builds (harness/cluster/build.ts), else one on PATH; undefined if none. */
 export async function findHelm(): Promise<string | undefined> {
   const built = binaryPath("helm");
   if (existsSync(built)) return built;

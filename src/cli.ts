@@ -22,7 +22,7 @@ try {
       break;
     }
     case "sidecar": {
-      const { runSidecar } = await import("./server-sidecar/main.ts");
+      const { runSidecar } = await import("./sidecar/main.ts");
       await runSidecar(rest);
       break;
     }
@@ -32,7 +32,7 @@ try {
     case "-h": {
       const [{ controllerUsage }, { sidecarUsage }] = await Promise.all([
         import("./controller/main.ts"),
-        import("./server-sidecar/main.ts"),
+        import("./sidecar/main.ts"),
       ]);
       process.stdout.write(`${usage}\n${controllerUsage}\n${sidecarUsage}`);
       break;

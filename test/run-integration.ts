@@ -4,7 +4,7 @@
  * control plane is stopped when the tests end, pass or fail.
  */
 import { spawn } from "node:child_process";
-import { useCluster } from "./control-plane/index.ts";
+import { useCluster } from "../harness/cluster/index.ts";
 
 const log = (line: string): void => console.log(`[control-plane] ${line}`);
 const started = Date.now();

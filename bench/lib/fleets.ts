@@ -4,9 +4,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { nextRing } from "../../src/core/index.ts";
-import type { ServerCert } from "../../test/rig/certs.ts";
-import type { Handshake, TlsVersion } from "../../test/rig/client.ts";
-import { Feeder, ringDirectories, writeRing } from "../../test/rig/fleet.ts";
+import type { ServerCert } from "../../harness/tls/certs.ts";
+import type { Handshake, TlsVersion } from "../../harness/clients/client.ts";
+import { Feeder, ringDirectories, writeRing } from "../../harness/fleet/fleet.ts";
 import { NaiveFeeder } from "./naive-feeder.ts";
 import { nodeClient, variantName, type ServerFleet, type ServerKind, type ServerMode } from "./servers.ts";
 

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Key, Ring } from "../../src/core/index.ts";
-import { writeRing } from "../../test/rig/fleet.ts";
+import { writeRing } from "../../harness/fleet/fleet.ts";
 
 /** A key that encrypts from `now` until it is replaced (its instants stay far in the future). */
 function naiveKey(now: number, intervalMs: number): Key {

@@ -1,10 +1,10 @@
 /**
- * Ring probes (test/rig/ring-probe.ts) as child processes: each reports every ring its library
+ * Ring probes (harness/fleet/ring-probe.ts) as child processes: each reports every ring its library
  * source accepts, and when. waitFor() resolves once every probe has accepted a given key.
  */
 import type { ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
-import { spawnBound } from "../../test/support/spawn.ts";
+import { spawnBound } from "../../harness/spawn.ts";
 
 interface ProbeMessage {
   ready?: boolean;
@@ -22,7 +22,7 @@ class Probe {
   readonly #waiters = new Set<() => void>();
 
   constructor(id: string, args: readonly string[]) {
-    this.child = spawnBound(process.execPath, ["test/rig/ring-probe.ts", "--id", id, ...args], {
+    this.child = spawnBound(process.execPath, ["harness/fleet/ring-probe.ts", "--id", id, ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     this.ready = new Promise((resolve, reject) => {

@@ -3,8 +3,8 @@
  * table, its goals, its chart and its raw figures. bench/index.ts runs them and writes
  * bench/results/<scenario>.json and .svg and the summary.
  */
-import type { Cluster } from "../../test/control-plane/index.ts";
-import type { KeyType, ServerCert } from "../../test/rig/certs.ts";
+import type { Cluster } from "../../harness/cluster/index.ts";
+import type { KeyType, ServerCert } from "../../harness/tls/certs.ts";
 import type { Goal } from "./goals.ts";
 import type { Row } from "./table.ts";
 

@@ -4,7 +4,7 @@
  * Scenarios either alternate the fleets they compare in rounds (A B C, C B A, ...) or load them
  * at the same time, so a change in the machine's load during the run touches every fleet alike.
  */
-import type { Handshake } from "../../test/rig/client.ts";
+import type { Handshake } from "../../harness/clients/client.ts";
 import { totalCpuSeconds } from "./proc.ts";
 import { sleep } from "./stats.ts";
 

@@ -6,13 +6,13 @@
  * round-robin balancer, each following the ring.json that the scenario writes into its
  * directory, and append it to `servers`.
  */
-import type { Balancer } from "../../test/rig/balancer.ts";
-import type { ServerCert } from "../../test/rig/certs.ts";
-import { runClient, type Handshake, type TlsVersion } from "../../test/rig/client.ts";
-import { startFleet, type ReplicaMode } from "../../test/rig/fleet.ts";
-import { startHaproxyFleet } from "../../test/rig/haproxy.ts";
-import { httpRequest, startNginxFleet } from "../../test/rig/nginx.ts";
-import type { FleetKeys, FleetReplica, SidecarFleet } from "../../test/rig/server-sidecar-fleet.ts";
+import type { Balancer } from "../../harness/tls/balancer.ts";
+import type { ServerCert } from "../../harness/tls/certs.ts";
+import { runClient, type Handshake, type TlsVersion } from "../../harness/clients/client.ts";
+import { startFleet, type ReplicaMode } from "../../harness/fleet/fleet.ts";
+import { startHaproxyFleet } from "../../harness/servers/haproxy.ts";
+import { httpRequest, startNginxFleet } from "../../harness/servers/nginx.ts";
+import type { FleetKeys, FleetReplica, SidecarFleet } from "../../harness/sidecar/fleet.ts";
 import { processTree } from "./proc.ts";
 
 /** Whether a mode's replicas share keys (from the ring) or each hold their own (the baseline). */
@@ -63,7 +63,7 @@ export interface ClientLoopOptions {
 }
 
 /**
- * One resumption client's loop (as test/rig/client.ts runClient): reconnects until `until()`,
+ * One resumption client's loop (as harness/clients/client.ts runClient): reconnects until `until()`,
  * offering the newest session it holds, recording each handshake (resumed, replica, key names).
  */
 export type ClientLoop = (options: ClientLoopOptions) => Promise<Handshake[]>;
@@ -97,7 +97,7 @@ export interface ServerKind {
   naiveMode?: string;
   /**
    * The clients' loop for this server (default nodeClient). A server that waits for a request
-   * (nginx speaks HTTP) gives one that sends it, e.g. test/rig/openssl-client.ts runOpensslClient
+   * (nginx speaks HTTP) gives one that sends it, e.g. harness/clients/openssl-client.ts runOpensslClient
    * with `request: httpRequest`.
    */
   client?: ClientLoop;
@@ -108,7 +108,7 @@ export interface ServerKind {
 
 export type FleetScenario = "resumption" | "rotation" | "cpu";
 
-/** Node.js replicas (test/rig/replica.ts) with the library, in each of its modes. */
+/** Node.js replicas (harness/fleet/replica.ts) with the library, in each of its modes. */
 const nodeModes: Record<string, ReplicaMode> = {
   "per-replica": "per-replica",
   "single-key": "single",

@@ -1,15 +1,15 @@
 /**
  * One TLS server process on its own (no balancer), for the scenarios that compare servers
- * one to one: a plain tls.Server without the library (test/rig/plain-server.ts), or a library
- * replica (test/rig/replica.ts) in single-key or router mode following a ring directory.
+ * one to one: a plain tls.Server without the library (harness/fleet/plain-server.ts), or a library
+ * replica (harness/fleet/replica.ts) in single-key or router mode following a ring directory.
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { activeKey, nextRing, renderKey, type Ring } from "../../src/core/index.ts";
-import type { ServerCert } from "../../test/rig/certs.ts";
-import { ringDirectories, writeRing } from "../../test/rig/fleet.ts";
-import { spawnBound } from "../../test/support/spawn.ts";
+import type { ServerCert } from "../../harness/tls/certs.ts";
+import { ringDirectories, writeRing } from "../../harness/fleet/fleet.ts";
+import { spawnBound } from "../../harness/spawn.ts";
 
 export interface ServerProcess {
   name: string;
@@ -58,7 +58,7 @@ export function steadyRing(): Ring {
 
 /**
  * A plain tls.Server holding the ring's active key (the same 48 bytes the library would set);
- * with `peek`, behind the router's handover alone (test/rig/plain-server.ts --peek).
+ * with `peek`, behind the router's handover alone (harness/fleet/plain-server.ts --peek).
  */
 export function startPlainServer(
   cert: ServerCert,
@@ -68,7 +68,7 @@ export function startPlainServer(
   const key = activeKey(ring, Date.now()) ?? ring.keys[0];
   if (key === undefined) throw new Error("empty ring");
   const peek = options.peek === true;
-  return spawnServer(peek ? "plain tls.Server + peek" : "plain tls.Server", "test/rig/plain-server.ts", [
+  return spawnServer(peek ? "plain tls.Server + peek" : "plain tls.Server", "harness/fleet/plain-server.ts", [
     ...(peek ? ["--peek"] : []),
     "--cert",
     cert.certPath,
@@ -87,7 +87,7 @@ export async function startLibraryServer(
 ): Promise<ServerProcess> {
   const [dir] = await ringDirectories(1);
   await writeRing(dir!, ring);
-  return spawnServer(mode === "router" ? "router" : "single-key", "test/rig/replica.ts", [
+  return spawnServer(mode === "router" ? "router" : "single-key", "harness/fleet/replica.ts", [
     "--mode",
     mode,
     "--cert",

@@ -8,8 +8,8 @@
  * back, a client's connections would follow the balancer's cycle and the baseline would resume
  * less than 1/N). The fleets of one case are loaded in turn, alternating the order each round.
  */
-import type { KeyType } from "../../test/rig/certs.ts";
-import type { TlsVersion } from "../../test/rig/client.ts";
+import type { KeyType } from "../../harness/tls/certs.ts";
+import type { TlsVersion } from "../../harness/clients/client.ts";
 import { atMost, factor } from "../lib/goals.ts";
 import { runClients, withVariants, type VariantSpec } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";

@@ -3,7 +3,7 @@
  * every mode of every registered server (per-replica keys, the baseline, next to shared keys)
  * runs at the same time, with clients that reconnect offering the session they got last.
  */
-import type { TlsVersion } from "../../test/rig/client.ts";
+import type { TlsVersion } from "../../harness/clients/client.ts";
 import { rateAtLeast } from "../lib/goals.ts";
 import { resumptionRate, runClients, withVariants } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";

@@ -11,7 +11,7 @@
  * minute after it (the interval, when shorter) and the peak full handshakes per second in the
  * 10 s after it, next to the steady figures before the first rotation and the baseline's.
  */
-import type { TlsVersion } from "../../test/rig/client.ts";
+import type { TlsVersion } from "../../harness/clients/client.ts";
 import { rateAtLeast } from "../lib/goals.ts";
 import {
   fullHandshakes,

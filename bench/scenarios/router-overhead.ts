@@ -10,8 +10,8 @@
  * full handshakes (no session offered) and resumptions. Each ratio is the median of the rounds'
  * ratios.
  */
-import type { TlsVersion } from "../../test/rig/client.ts";
-import { runLoad } from "../../test/rig/handshake-load.ts";
+import type { TlsVersion } from "../../harness/clients/client.ts";
+import { runLoad } from "../../harness/clients/handshake-load.ts";
 import { atMost, percentOver } from "../lib/goals.ts";
 import type { Scenario } from "../lib/scenario.ts";
 import { measureTogether, totals, type Segment, type Totals } from "../lib/segments.ts";

@@ -16,7 +16,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import { hostname } from "node:os";
 import { Registry } from "prom-client";
-import { createRouter, shareTicketKeys, type SourceChoice } from "../../src/sidecar/index.ts";
+import { createRouter, shareTicketKeys, type SourceChoice } from "../../src/consumer/index.ts";
 
 const env = (name: string, fallback?: string): string => {
   const value = process.env[name] ?? fallback;

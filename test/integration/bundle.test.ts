@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { bundle, noticesName } from "../../scripts/bundle.ts";
 import { imageNodeOptions } from "../../scripts/image.ts";
-import { adminConfig, tempNamespace } from "../support/kube.ts";
-import { installCrd, policies, startController, waitForCondition } from "../support/operator.ts";
+import { adminConfig, tempNamespace } from "../../harness/cluster/kube.ts";
+import { installCrd, policies, startController, waitForCondition } from "../../harness/operator/operator.ts";
 
 const run = promisify(execFile);
 const kc = adminConfig();

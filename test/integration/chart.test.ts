@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { group, plural } from "../../src/api/names.ts";
 import { installRelease, type Release } from "../e2e/helm.ts";
-import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../support/kube.ts";
+import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   eventsFor,
   installCrd,
@@ -22,7 +22,7 @@ import {
   startOperator,
   waitForCondition,
   type OperatorProcess,
-} from "../support/operator.ts";
+} from "../../harness/operator/operator.ts";
 
 const kc = adminConfig();
 const adminKubeconfig = process.env["KUBECONFIG"]!;

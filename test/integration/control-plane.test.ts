@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../support/kube.ts";
+import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 
 describe("the cluster under test", () => {
   const kc = adminConfig();

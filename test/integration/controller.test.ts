@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { ringDataKey } from "../../src/api/names.ts";
 import { activeKey, keyId, keyState } from "../../src/core/ring.ts";
-import { adminConfig, tempNamespace, waitUntil } from "../support/kube.ts";
+import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   eventsFor,
   installCrd,
@@ -15,8 +15,13 @@ import {
   startController,
   waitForCondition,
   type OperatorProcess,
-} from "../support/operator.ts";
-import { findLeaks, leakNeedles, recordSecret, type SecretHistory } from "../support/secret-history.ts";
+} from "../../harness/operator/operator.ts";
+import {
+  findLeaks,
+  leakNeedles,
+  recordSecret,
+  type SecretHistory,
+} from "../../harness/operator/secret-history.ts";
 
 const kc = adminConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);

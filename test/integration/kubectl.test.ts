@@ -8,9 +8,9 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, it } from "node:test";
 import { promisify } from "node:util";
-import { binaryPath } from "../control-plane/build.ts";
-import { adminConfig, tempNamespace } from "../support/kube.ts";
-import { startController, type OperatorProcess } from "../support/operator.ts";
+import { binaryPath } from "../../harness/cluster/build.ts";
+import { adminConfig, tempNamespace } from "../../harness/cluster/kube.ts";
+import { startController, type OperatorProcess } from "../../harness/operator/operator.ts";
 
 const run = promisify(execFile);
 const kubectlPath = existsSync(binaryPath("kubectl")) ? binaryPath("kubectl") : "kubectl";

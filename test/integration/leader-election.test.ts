@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { activeKey, keyId } from "../../src/core/ring.ts";
-import { adminConfig, tempNamespace, waitUntil } from "../support/kube.ts";
+import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   eventsFor,
   installCrd,
@@ -15,8 +15,8 @@ import {
   startController,
   waitForCondition,
   type OperatorProcess,
-} from "../support/operator.ts";
-import { recordSecret } from "../support/secret-history.ts";
+} from "../../harness/operator/operator.ts";
+import { recordSecret } from "../../harness/operator/secret-history.ts";
 
 const kc = adminConfig();
 const leases = kc.makeApiClient(k8s.CoordinationV1Api);

@@ -10,18 +10,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { minimalRole, minimalRoleBinding } from "../../src/sidecar/index.ts";
-import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../support/kube.ts";
+import { minimalRole, minimalRoleBinding } from "../../src/consumer/index.ts";
+import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   installCrd,
   policies,
   startController,
   waitForCondition,
   type OperatorProcess,
-} from "../support/operator.ts";
-import { makeServerCert, type ServerCert } from "../rig/certs.ts";
-import { percent, runClients, summarize } from "../rig/client.ts";
-import { startFleet } from "../rig/fleet.ts";
+} from "../../harness/operator/operator.ts";
+import { makeServerCert, type ServerCert } from "../../harness/tls/certs.ts";
+import { percent, runClients, summarize } from "../../harness/clients/client.ts";
+import { startFleet } from "../../harness/fleet/fleet.ts";
 
 const kc = adminConfig();
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);

@@ -10,9 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import { makeServerCert, type ServerCert } from "../rig/certs.ts";
-import { percent, runClients, summarize, type Handshake, type TlsVersion } from "../rig/client.ts";
-import { Feeder, ringDirectories, startFleet, type ReplicaMode } from "../rig/fleet.ts";
+import { makeServerCert, type ServerCert } from "../../harness/tls/certs.ts";
+import {
+  percent,
+  runClients,
+  summarize,
+  type Handshake,
+  type TlsVersion,
+} from "../../harness/clients/client.ts";
+import { Feeder, ringDirectories, startFleet, type ReplicaMode } from "../../harness/fleet/fleet.ts";
 
 let cert: ServerCert;
 before(async () => {

@@ -11,9 +11,9 @@ import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { binaryPath } from "../control-plane/build.ts";
+import { binaryPath } from "../../harness/cluster/build.ts";
 import { installRelease, type Release } from "../e2e/helm.ts";
-import { adminConfig, tempNamespace } from "../support/kube.ts";
+import { adminConfig, tempNamespace } from "../../harness/cluster/kube.ts";
 
 const run = promisify(execFile);
 const kc = adminConfig();

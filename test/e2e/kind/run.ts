@@ -13,7 +13,7 @@
  * Where `docker info` fails or kind is not installed it prints one SKIPPED line and exits 0.
  * Flags: --keep (keep the cluster), --duration 100s (measurement), --name tko-e2e.
  */
-import { makeServerCert } from "../../rig/certs.ts";
+import { makeServerCert } from "../../../harness/tls/certs.ts";
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -21,8 +21,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
-import { binaryPath } from "../../control-plane/build.ts";
-import { operatorArgs } from "../../support/operator-command.ts";
+import { binaryPath } from "../../../harness/cluster/build.ts";
+import { operatorArgs } from "../../../harness/operator/command.ts";
 import { chartDir, findHelm, repoRoot } from "../../../scripts/render-manifests.ts";
 import { resultPrefix, type ClientReport } from "./client.ts";
 import {

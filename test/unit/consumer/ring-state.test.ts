@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { serializeRing } from "../../../src/core/index.ts";
+import { RingState } from "../../../src/consumer/ring-state.ts";
+import { assertNoKeyMaterial, hour, ringHistory, secretsOf, t0 } from "./support.ts";
+
+const rings = ringHistory(3);
+const [first, second, , fourth] = rings as [(typeof rings)[0], (typeof rings)[0], unknown, (typeof rings)[0]];
+const secrets = secretsOf(...rings);
+type RingJson = { version: number; keys: Record<string, string>[] };
+
+function edited(text: string, edit: (json: RingJson) => void): string {
+  const json = JSON.parse(text) as RingJson;
+  edit(json);
+  return JSON.stringify(json);
+}
+
+function rejected(state: RingState, input: string | Buffer, now: number): string {
+  const verdict = state.accept(input, now);
+  if (verdict.accepted) assert.fail("the update was accepted");
+  assertNoKeyMaterial(verdict.reason, secrets);
+  return verdict.reason;
+}
+
+describe("RingState", () => {
+  it("accepts good rings (bytes, text or Ring objects) and says when they change anything", () => {
+    const state = new RingState();
+    const text = serializeRing(first);
+    const verdict = state.accept(Buffer.from(text), t0 + 1000);
+    assert.ok(verdict.accepted);
+    assert.equal(verdict.changed, true);
+    assert.deepEqual(verdict.ring, first);
+    assert.deepEqual(state.current, first);
+    const again = state.accept(text, t0 + 2000);
+    assert.ok(again.accepted);
+    assert.equal(again.changed, false);
+    const next = state.accept(second, t0 + hour + 2000);
+    assert.ok(next.accepted);
+    assert.equal(next.changed, true);
+    assert.deepEqual(state.current, second);
+  });
+
+  it("rejects truncated and malformed input and keeps the last good ring", () => {
+    const state = new RingState();
+    const text = serializeRing(first);
+    assert.ok(state.accept(text, t0).accepted);
+    for (const cut of [0, 1, 10, text.length / 2, text.length - 1]) {
+      assert.match(rejected(state, text.slice(0, cut), t0), /not valid UTF-8 JSON/);
+    }
+    assert.match(rejected(state, Buffer.from([0xff, 0xfe, 0x00]), t0), /not valid UTF-8 JSON/);
+    assert.match(
+      rejected(
+        state,
+        edited(text, (json) => (json.keys[1]!["seed"] = "AAAA")),
+        t0,
+      ),
+      /keys\[1\]\.seed: expected base64 of 32 bytes/,
+    );
+    assert.match(
+      rejected(
+        state,
+        edited(text, (json) => (json.version = 2)),
+        t0,
+      ),
+      /version/,
+    );
+    assert.deepEqual(state.current, first);
+  });
+
+  it("rejects a known key name with a different seed (tampered), naming only the key id", () => {
+    const state = new RingState();
+    assert.ok(state.accept(serializeRing(first), t0).accepted);
+    const victim = first.keys[1]!;
+    const tampered = edited(serializeRing(first), (json) => {
+      json.keys[1]!["seed"] = Buffer.alloc(32, 7).toString("base64");
+    });
+    const reason = rejected(state, tampered, t0);
+    assert.match(reason, /tampered update: key [0-9a-f]{8} is already known with a different seed/);
+    assert.ok(reason.includes(victim.name.subarray(0, 4).toString("hex")));
+    assert.deepEqual(state.current, first);
+    // A later good update is still accepted.
+    assert.ok(state.accept(serializeRing(second), t0 + hour + 2000).accepted);
+  });
+
+  it("remembers seeds of keys that left the ring", () => {
+    const state = new RingState();
+    for (const [i, ring] of rings.entries()) assert.ok(state.accept(ring, t0 + i * hour + 2000).accepted);
+    const gone = first.keys[0]!;
+    assert.ok(!fourth.keys.some((key) => key.name.equals(gone.name)), "the oldest key is gone by then");
+    const reappeared = serializeRing({
+      keys: [{ ...gone, seed: Buffer.alloc(32, 9) }, ...fourth.keys.slice(1)],
+    });
+    assert.match(rejected(state, reappeared, t0 + 3 * hour + 3000), /already known with a different seed/);
+  });
+
+  it("rejects a replayed older ring (every key older than the active one)", () => {
+    const state = new RingState();
+    assert.ok(state.accept(fourth, t0 + 3 * hour + 2000).accepted);
+    assert.match(
+      rejected(state, serializeRing(first), t0 + 3 * hour + 3000),
+      /every key is older than the active key [0-9a-f]{8}/,
+    );
+    assert.deepEqual(state.current, fourth);
+  });
+
+  it("rejects a ring with no usable active key (every key far in the future)", () => {
+    const state = new RingState({ maxClockSkewMs: 60_000 });
+    // The first ring starts one interval before t0 (a never-used pad key, then the active key).
+    const start = Math.min(...first.keys.map((key) => key.activeFrom));
+    assert.match(
+      rejected(state, serializeRing(first), start - hour),
+      /no usable active key: the first key starts in 3600 s/,
+    );
+    // Within the tolerated skew the ring is taken (the earliest key serves until its start).
+    assert.ok(state.accept(serializeRing(first), start - 30_000).accepted);
+  });
+});
