@@ -17,6 +17,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle.ts scripts/
 COPY src/ src/
 RUN npm run build
+# The package's bin: without src/ beside it, it runs the bundle.
+COPY bin/ bin/
 
 # The bundle alone: no node_modules, no npm run at runtime.
 FROM node:24-slim
@@ -29,8 +31,9 @@ LABEL org.opencontainers.image.title="ticket-key-operator" \
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=2"
 WORKDIR /app
+COPY --from=build /app/bin/ ./bin/
 COPY --from=build /app/dist/bin/ ./dist/bin/
-RUN ln -s /app/dist/bin/ticket-key-operator.mjs /usr/local/bin/ticket-key-operator
+RUN ln -s /app/bin/ticket-key-operator.js /usr/local/bin/ticket-key-operator
 # A numeric non-root user (Kubernetes can verify runAsNonRoot only for numeric ids).
 USER 65532:65532
 # /metrics and /healthz, /readyz

@@ -2,10 +2,30 @@
  * `npm run cluster`: starts the local control plane, prints how to use it, runs until Ctrl-C,
  * then stops every process it started.
  */
+import { parseArgs } from "node:util";
 import { ensureBinaries } from "./build.ts";
 import { startLocalControlPlane } from "./local.ts";
 
-if (process.argv.includes("--build-only")) {
+const usage = `Usage: npm run cluster [-- --build-only]
+
+Starts etcd, kube-apiserver and kube-controller-manager on free loopback ports (building them
+first if they are not in the cache), prints the KUBECONFIG to use, and runs until Ctrl-C.
+
+  --build-only   build the binaries into the cache if missing, then exit
+  --help         show this help
+`;
+let flags: { "build-only"?: boolean; help?: boolean };
+try {
+  flags = parseArgs({ options: { "build-only": { type: "boolean" }, help: { type: "boolean" } } }).values;
+} catch (err) {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage}`);
+  process.exit(2);
+}
+if (flags.help === true) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
+if (flags["build-only"] === true) {
   const started = Date.now();
   const dir = await ensureBinaries((line) => console.log(line));
   console.log(`control plane binaries in ${dir} (${((Date.now() - started) / 1000).toFixed(1)} s)`);

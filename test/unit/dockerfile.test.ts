@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { describe, it } from "node:test";
 import { repoRoot } from "../../scripts/render-manifests.ts";
+import { bundleName } from "../../scripts/bundle.ts";
 import { imageNodeOptions } from "../../scripts/image.ts";
 
 interface Instruction {
@@ -236,6 +237,15 @@ describe("Dockerfile", () => {
       sources.some((s) => posix.join("/app", bin).startsWith(`${s}/`)),
       `copies the directory of ${bin}`,
     );
+    const bundled = posix.join("/app/dist/bin", bundleName);
+    assert.ok(
+      sources.some((s) => bundled.startsWith(`${s}/`)),
+      `copies the bundle the bin runs without src/ (${bundled})`,
+    );
+    assert.ok(
+      !sources.some((s) => s === "/app/src" || s.startsWith("/app/src/")),
+      "no src/: the bin runs the bundle",
+    );
     assert.ok(!finalStage.instructions.some((i) => i.keyword === "RUN" && /\bnpm\b/.test(i.args)));
   });
 
@@ -268,9 +278,9 @@ describe("Dockerfile", () => {
     assert.ok(link, "ticket-key-operator is linked onto PATH");
     assert.ok(link.args.includes(posix.join(workdir, bin)), `the link points at ${posix.join(workdir, bin)}`);
     assert.match(
-      readFileSync(`${repoRoot}src/cli.ts`, "utf8"),
+      readFileSync(`${repoRoot}${bin}`, "utf8"),
       /^#!\/usr\/bin\/env node\n/,
-      "cli.ts has a shebang",
+      `${bin} has a shebang`,
     );
   });
 });
