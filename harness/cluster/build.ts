@@ -1,14 +1,16 @@
 /**
  * Builds the control-plane binaries (kube-apiserver, kube-controller-manager, kubectl, etcd,
- * helm) from the official Go modules, once, into a cache directory outside the repo:
+ * helm) and promtool (the chart's alert rules) from the official Go modules, once, into a cache
+ * directory outside the repo:
  *
  *   ${XDG_CACHE_HOME:-~/.cache}/ticket-key-operator/k8s-<version>/bin
  *
  * Each tool is built in a throwaway Go module. For Kubernetes that module requires
  * k8s.io/kubernetes and replaces every staging module of the release (`k8s.io/<name> =>
- * k8s.io/<name> v0.Y.Z`), as the upstream go.mod points them at ./staging. Binaries are built into
- * a temporary directory that is renamed into place only when every build succeeded, and a
- * manifest written last marks the directory complete: a half-finished build is never used.
+ * k8s.io/<name> v0.Y.Z`), as the upstream go.mod points them at ./staging. Each module's
+ * binaries are built into a temporary directory and renamed into place when its build succeeded,
+ * and a manifest per module, written last, marks them complete: a half-finished build is never
+ * used, and a tool added later is built alone.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -20,8 +22,23 @@ import { versions } from "./versions.ts";
 
 const run = promisify(execFile);
 
-export const binaries = ["kube-apiserver", "kube-controller-manager", "kubectl", "etcd", "helm"] as const;
+export const binaries = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kubectl",
+  "etcd",
+  "helm",
+  "promtool",
+] as const;
 export type Binary = (typeof binaries)[number];
+/** What the local control plane and the tests of the chart need (promtool only the alert tests). */
+export const clusterBinaries: readonly Binary[] = [
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kubectl",
+  "etcd",
+  "helm",
+];
 
 export function cacheRoot(): string {
   const base = process.env["XDG_CACHE_HOME"] ?? join(homedir(), ".cache");
@@ -32,22 +49,26 @@ export function binDir(): string {
   return join(cacheRoot(), `k8s-${versions.kubernetes}`, "bin");
 }
 
-const manifestName = ".complete.json";
-
-function manifest(): string {
-  return JSON.stringify({ ...versions, binaries }, null, 2);
+export function binaryPath(name: Binary): string {
+  return join(binDir(), name);
 }
 
-async function isComplete(dir: string): Promise<boolean> {
+/** Each module's manifest, written after its binaries are in place: `.<module>.complete.json`. */
+function manifestPath(dir: string, mod: GoModule): string {
+  return join(dir, `.${mod.name}.complete.json`);
+}
+
+function manifest(mod: GoModule): string {
+  return JSON.stringify({ require: mod.require, binaries: mod.binaries }, null, 2);
+}
+
+async function isComplete(dir: string, mod: GoModule): Promise<boolean> {
   try {
-    return (await readFile(join(dir, manifestName), "utf8")) === manifest();
+    if ((await readFile(manifestPath(dir, mod), "utf8")) !== manifest(mod)) return false;
   } catch {
     return false;
   }
-}
-
-export function binaryPath(name: Binary): string {
-  return join(binDir(), name);
+  return mod.binaries.every((b) => existsSync(join(dir, b)));
 }
 
 interface GoModule {
@@ -55,9 +76,13 @@ interface GoModule {
   name: string;
   require: Record<string, string>;
   replace?: Record<string, string>;
+  /** replace every staging module of the required k8s.io/kubernetes release with its tag */
+  pinStaging?: boolean;
   packages: string[];
+  /** the binaries it yields (the last element of each package path, unless `binary` is set) */
+  binaries: readonly Binary[];
   /** output file name, for a module whose single main package is not named after the tool */
-  binary?: string;
+  binary?: Binary;
   /** -X flags stamping version variables that the upstream release build would set */
   stamp?: Record<string, string>;
 }
@@ -140,55 +165,103 @@ async function stagingModules(work: string, version: string): Promise<string[]> 
 }
 
 /**
- * Returns the directory holding every binary, building whatever is missing first.
- * Safe to call from several processes: each builds privately and the first rename wins.
+ * Caches built before per-module manifests have one `.complete.json` for kubernetes, etcd and
+ * helm: when it names the pinned versions, it stands for those three modules.
  */
-export async function ensureBinaries(log: (line: string) => void = () => undefined): Promise<string> {
-  const dir = binDir();
-  if (await isComplete(dir)) return dir;
-
-  const k8s = versions.kubernetes;
-  const minor = k8s.replace(/^1\./, "0.");
-  log(
-    `control plane binaries missing in ${dir}: building Kubernetes v${k8s}, etcd v${versions.etcd}, helm v${versions.helm} from Go modules (first run only; ~20-40 min on 2 cores)`,
-  );
-  await mkdir(cacheRoot(), { recursive: true });
-  const work = await mkdtemp(join(cacheRoot(), ".build-"));
-  const out = join(work, "bin");
+async function adoptLegacyManifest(dir: string): Promise<void> {
+  const legacy = join(dir, ".complete.json");
+  let old: Record<string, unknown>;
   try {
-    const staging = await stagingModules(work, k8s);
-    const modules: GoModule[] = [
-      {
-        name: "kubernetes",
-        require: { "k8s.io/kubernetes": `v${k8s}` },
-        replace: Object.fromEntries(staging.map((m) => [m, `v${minor}`])),
-        packages: ["kube-apiserver", "kube-controller-manager", "kubectl"].map(
-          (c) => `k8s.io/kubernetes/cmd/${c}`,
-        ),
-        stamp: versionStamp(k8s),
-      },
-      {
-        name: "etcd",
-        require: { "go.etcd.io/etcd/server/v3": `v${versions.etcd}` },
-        packages: ["go.etcd.io/etcd/server/v3"],
-        binary: "etcd",
-      },
-      {
-        name: "helm",
-        require: { "helm.sh/helm/v3": `v${versions.helm}` },
-        packages: ["helm.sh/helm/v3/cmd/helm"],
-      },
-    ];
-    for (const mod of modules) await goBuild(work, out, mod, log);
-    for (const b of binaries) {
-      if (!existsSync(join(out, b))) throw new Error(`build finished without ${b}`);
+    old = JSON.parse(await readFile(legacy, "utf8")) as Record<string, unknown>;
+  } catch {
+    return;
+  }
+  const { kubernetes, etcd, helm } = versions;
+  if (old["kubernetes"] === kubernetes && old["etcd"] === etcd && old["helm"] === helm) {
+    for (const mod of modules().filter((m) => ["kubernetes", "etcd", "helm"].includes(m.name))) {
+      if (mod.binaries.every((b) => existsSync(join(dir, b))))
+        await writeFile(manifestPath(dir, mod), manifest(mod));
     }
-    await writeFile(join(out, manifestName), manifest());
-    // Another process may have finished first; its result is as good as ours.
-    if (!(await isComplete(dir))) {
-      await mkdir(join(dir, ".."), { recursive: true });
-      await rm(dir, { recursive: true, force: true });
-      await rename(out, dir);
+  }
+  await rm(legacy, { force: true });
+}
+
+function modules(): GoModule[] {
+  const k8s = versions.kubernetes;
+  const kubernetes = ["kube-apiserver", "kube-controller-manager", "kubectl"] as const;
+  return [
+    {
+      name: "kubernetes",
+      require: { "k8s.io/kubernetes": `v${k8s}` },
+      pinStaging: true,
+      packages: kubernetes.map((c) => `k8s.io/kubernetes/cmd/${c}`),
+      binaries: kubernetes,
+      stamp: versionStamp(k8s),
+    },
+    {
+      name: "etcd",
+      require: { "go.etcd.io/etcd/server/v3": `v${versions.etcd}` },
+      packages: ["go.etcd.io/etcd/server/v3"],
+      binaries: ["etcd"],
+      binary: "etcd",
+    },
+    {
+      name: "helm",
+      require: { "helm.sh/helm/v3": `v${versions.helm}` },
+      packages: ["helm.sh/helm/v3/cmd/helm"],
+      binaries: ["helm"],
+    },
+    {
+      name: "prometheus",
+      require: { "github.com/prometheus/prometheus": `v${versions.prometheusModule}` },
+      packages: ["github.com/prometheus/prometheus/cmd/promtool"],
+      binaries: ["promtool"],
+    },
+  ];
+}
+
+/**
+ * Returns the directory holding the `wanted` binaries (default all), building whatever is missing first (each Go
+ * module on its own: adding a tool does not rebuild the others). Safe to call from several
+ * processes: each builds privately, moves finished binaries in with a rename and writes the
+ * module's manifest last.
+ */
+export async function ensureBinaries(
+  log: (line: string) => void = () => undefined,
+  wanted: readonly Binary[] = binaries,
+): Promise<string> {
+  const dir = binDir();
+  await adoptLegacyManifest(dir);
+  const missing: GoModule[] = [];
+  for (const mod of modules()) {
+    if (mod.binaries.some((b) => wanted.includes(b)) && !(await isComplete(dir, mod))) missing.push(mod);
+  }
+  if (missing.length === 0) return dir;
+
+  log(
+    `control plane binaries missing in ${dir}: building ${missing.map((m) => Object.entries(m.require).map(([k, v]) => `${k}@${v}`)).join(", ")} from Go modules (first run only; the whole set takes ~15-25 min on 2 cores)`,
+  );
+  await mkdir(dir, { recursive: true });
+  const work = await mkdtemp(join(cacheRoot(), ".build-"));
+  try {
+    for (const mod of missing) {
+      if (mod.pinStaging === true) {
+        // Kubernetes' go.mod points its staging modules at ./staging: pin them to the release.
+        const minor = versions.kubernetes.replace(/^1\./, "0.");
+        const staging = await stagingModules(work, versions.kubernetes);
+        mod.replace = Object.fromEntries(staging.map((m) => [m, `v${minor}`]));
+      }
+      const out = join(work, `${mod.name}-bin`);
+      await mkdir(out, { recursive: true });
+      await goBuild(work, out, mod, log);
+      for (const b of mod.binaries) {
+        if (!existsSync(join(out, b))) throw new Error(`the ${mod.name} build finished without ${b}`);
+      }
+      // Another process may have finished first; its result is as good as ours.
+      if (!(await isComplete(dir, mod))) {
+        for (const b of mod.binaries) await rename(join(out, b), join(dir, b));
+        await writeFile(manifestPath(dir, mod), manifest(mod));
+      }
     }
     log(`control plane binaries ready in ${dir}`);
     return dir;

@@ -20,7 +20,7 @@ export async function createPki(dir: string): Promise<Pki> {
   await createCa(dir, { subject: "/CN=ticket-key-operator local CA", days: 7 });
   const sans = [
     "IP:127.0.0.1",
-    "IP:10.0.0.1",
+    "IP:198.19.0.1",
     "DNS:localhost",
     "DNS:kubernetes",
     "DNS:kubernetes.default",

@@ -6,4 +6,6 @@ export const versions = {
   kubernetes: "1.36.3",
   etcd: "3.6.16",
   helm: "3.22.0",
+  /** promtool (`promtool check rules` / `test rules` of the chart's alerts): Prometheus 3.16.0 */
+  prometheusModule: "0.316.0",
 } as const;
