@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import { stringify } from "yaml";
-import { policySpecSchema, policyStatusSchema } from "./policy.ts";
-import { group, kind, plural, shortName, singular, version } from "./names.ts";
+import { maxPolicyNameLength, policySpecSchema, policyStatusSchema } from "./policy.ts";
+import { group, kind, plural, policyLabel, shortName, singular, version } from "./names.ts";
 
 type JsonSchema = Record<string, unknown>;
 
@@ -30,6 +30,8 @@ const allowed = new Set([
   "x-kubernetes-list-type",
   "x-kubernetes-list-map-keys",
   "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-validations",
+  "maxProperties",
 ]);
 
 function structural(schema: unknown): unknown {
@@ -44,7 +46,7 @@ function structural(schema: unknown): unknown {
       continue; // structural schemas forbid additionalProperties: false next to properties
     } else if ((k === "minimum" || k === "maximum") && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) {
       continue; // zod's implicit safe-integer bounds say nothing to a user
-    } else if (k === "default" || k === "enum") {
+    } else if (k === "default" || k === "enum" || k === "x-kubernetes-validations") {
       out[k] = v;
     } else {
       out[k] = structural(v);
@@ -98,6 +100,12 @@ export function policyCrd(): Record<string, unknown> {
               type: "object",
               description:
                 "Keeps one Secret of TLS session ticket keys, shared by every replica and rotated on schedule.",
+              "x-kubernetes-validations": [
+                {
+                  rule: `size(self.metadata.name) <= ${maxPolicyNameLength}`,
+                  message: `metadata.name: must be at most ${maxPolicyNameLength} characters (it is the value of the Secret's ${policyLabel} label)`,
+                },
+              ],
               properties: {
                 apiVersion: { type: "string" },
                 kind: { type: "string" },

@@ -1,12 +1,15 @@
 /**
  * The TicketKeyPolicy API, defined once. The CRD in crds/ is generated from these schemas
- * (`npm run generate`); the controller parses every object with them, which adds the rules a CRD
- * cannot express (marked `crossField` below).
+ * (`npm run generate`), with the CEL rules (`x-kubernetes-validations`) that let the API server
+ * refuse a bad policy at admission; the controller parses every object with them too, and
+ * `validatedSpecSchema` repeats the CEL rules in TypeScript (for objects admitted before the
+ * CRD had them, or by a cluster that does not evaluate them) so that a bad spec still gets a
+ * status naming the field.
  */
 import { z } from "zod";
 import { durationPattern, parseDuration } from "../core/duration.ts";
 import { formats } from "../core/renderings.ts";
-import { managedByLabel, policyLabel } from "./names.ts";
+import { group, managedByLabel, policyLabel } from "./names.ts";
 
 const second = 1000;
 export const minRotationInterval = 10 * second;
@@ -14,7 +17,29 @@ export const maxRotationInterval = 168 * 3600 * second;
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-const stringMap = z.record(z.string(), z.string());
+/** A policy's name is the value of its Secret's `ticketkeys.dev/policy` label: at most 63 characters. */
+export const maxPolicyNameLength = 63;
+
+/** Label and annotation keys a secretTemplate may not set: the operator's own. */
+export const reservedKeyPrefix = `${group}/`;
+export function isReservedKey(key: string): boolean {
+  return key === managedByLabel || key === policyLabel || key.startsWith(reservedKeyPrefix);
+}
+
+/** A CEL rule the API server checks at admission (the CRD's `x-kubernetes-validations`). */
+function cel(
+  rule: string,
+  message: string,
+): { "x-kubernetes-validations": { rule: string; message: string }[] } {
+  return { "x-kubernetes-validations": [{ rule, message }] };
+}
+
+const reservedKeysRule = cel(
+  `self.all(k, !k.startsWith('${reservedKeyPrefix}') && k != '${managedByLabel}')`,
+  `keys ${reservedKeyPrefix}* and ${managedByLabel} are reserved for the operator`,
+);
+
+const stringMap = z.record(z.string(), z.string()).meta({ maxProperties: 64, ...reservedKeysRule });
 
 export const secretTemplateSchema = z
   .object({
@@ -36,7 +61,16 @@ export const policySpecSchema = z
       ),
     rotationInterval: z
       .string()
+      .max(64)
       .regex(new RegExp(durationPattern))
+      // The range, at admission (CEL's duration() reads Go durations); a malformed value is
+      // reported by the pattern alone.
+      .meta(
+        cel(
+          `!self.matches('${durationPattern.replaceAll("\\", "\\\\")}') || (duration(self) >= duration('10s') && duration(self) <= duration('168h'))`,
+          "must be between 10s and 168h",
+        ),
+      )
       .default("1h")
       .describe("How long each key encrypts: a Go duration (h, m, s) from 10s to 168h."),
     retiredKeys: z
@@ -83,7 +117,7 @@ export const validatedSpecSchema = policySpecSchema.superRefine((spec, ctx) => {
   }
   for (const kind of ["labels", "annotations"] as const) {
     for (const key of Object.keys(spec.secretTemplate?.[kind] ?? {})) {
-      if (key === managedByLabel || key === policyLabel || key.startsWith("ticketkeys.dev/")) {
+      if (isReservedKey(key)) {
         ctx.addIssue({
           code: "custom",
           path: ["secretTemplate", kind, key],

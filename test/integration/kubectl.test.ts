@@ -50,3 +50,59 @@ it("kubectl apply -f examples/policy.yaml && kubectl wait --for=condition=Ready 
   );
   assert.match(table.split("\n")[1] ?? "", /^web\s+web-ticket-keys\s+1h\s+[0-9a-f]{8}\s+\S+Z\s+True\s+/);
 });
+
+it("kubectl apply refuses a policy the CRD's rules reject, naming the field, and stores nothing", async () => {
+  await kubectl("apply", "-f", "crds/");
+  const policy = (name: string, spec: string): string =>
+    `apiVersion: ticketkeys.dev/v1alpha1\nkind: TicketKeyPolicy\nmetadata:\n  name: ${name}\n  namespace: ${ns.name}\nspec:\n${spec}\n`;
+  const cases: { what: string; manifest: string; error: RegExp }[] = [
+    {
+      what: "an interval over 168h",
+      manifest: policy("long", "  rotationInterval: 200h"),
+      error: /spec\.rotationInterval: Invalid value: .*must be between 10s and 168h/,
+    },
+    {
+      what: "an interval under 10s",
+      manifest: policy("short", "  rotationInterval: 5s"),
+      error: /spec\.rotationInterval: Invalid value: .*must be between 10s and 168h/,
+    },
+    {
+      what: "a malformed interval",
+      manifest: policy("typo", "  rotationInterval: 1day"),
+      error: /spec\.rotationInterval: Invalid value: "1day": spec\.rotationInterval in body should match/,
+    },
+    {
+      what: "a reserved label",
+      manifest: policy("label", "  secretTemplate:\n    labels:\n      ticketkeys.dev/policy: other"),
+      error:
+        /spec\.secretTemplate\.labels: Invalid value: .*keys ticketkeys\.dev\/\* and app\.kubernetes\.io\/managed-by are reserved/,
+    },
+    {
+      what: "a reserved annotation",
+      manifest: policy(
+        "annotation",
+        "  secretTemplate:\n    annotations:\n      app.kubernetes.io/managed-by: me",
+      ),
+      error: /spec\.secretTemplate\.annotations: Invalid value: .*are reserved for the operator/,
+    },
+    {
+      what: "a name over 63 characters",
+      manifest: policy("n".repeat(64), "  rotationInterval: 1h"),
+      error: /metadata\.name: must be at most 63 characters/,
+    },
+  ];
+  for (const c of cases) {
+    const applied = run(kubectlPath, ["apply", "-f", "-"]);
+    applied.child.stdin?.end(c.manifest);
+    const err = (await applied.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { stderr?: string } | undefined;
+    assert.ok(err, `kubectl apply accepted ${c.what}`);
+    const message = (err.stderr ?? "").trim();
+    console.log(`# ${c.what}: ${message.split("\n").at(-1) ?? ""}`);
+    assert.match(message, c.error, c.what);
+  }
+  const stored = await kubectl("get", "tkp", "-n", ns.name, "-o", "name");
+  assert.doesNotMatch(stored, /long|short|typo|label|annotation|nnnn/, "nothing refused was stored");
+});
