@@ -37,7 +37,10 @@ console.log(`kube-apiserver ${plane.version} ready at ${plane.server} in ${plane
 console.log(`kubeconfig: ${plane.kubeconfigPath}`);
 console.log(`\n  export KUBECONFIG=${plane.kubeconfigPath}\n`);
 console.log("Press Ctrl-C to stop.");
+let stopping = false;
 const shutdown = (): void => {
+  if (stopping) return;
+  stopping = true;
   console.log("\nstopping the control plane...");
   void plane.stop().then(() => process.exit(0));
 };
@@ -45,4 +48,12 @@ process.removeAllListeners("SIGINT");
 process.removeAllListeners("SIGTERM");
 process.once("SIGINT", shutdown);
 process.once("SIGTERM", shutdown);
-setInterval(() => undefined, 1 << 30);
+// `npm run cluster` stopped the way a supervisor or `timeout` stops it (a signal to npm alone)
+// leaves this process orphaned, keeping the control plane up: stop when the parent is gone.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) {
+    console.log(`\nparent process ${parent} is gone`);
+    shutdown();
+  }
+}, 500);
