@@ -1,15 +1,17 @@
 /**
  * Reads the first bytes of an accepted connection until inspectClientHello() gives a final
  * answer (ticket, no-ticket, not-tls, malformed), bounded by MAX_CLIENT_HELLO_BYTES and a
- * timeout. The accept path allocates nothing but the bytes read: the listeners are shared
- * functions, the per-connection state two properties on the socket.
+ * timeout. The accept path allocates nothing but the bytes read when the first chunk holds the
+ * whole ClientHello (as it nearly always does): the listeners are shared functions, the
+ * per-connection state properties on the socket. A ClientHello in several chunks is gathered by
+ * a ClientHelloBuffer (linear work however it trickles in).
  */
 import type net from "node:net";
 
-import { inspectClientHello, MAX_CLIENT_HELLO_BYTES, type ClientHelloResult } from "../core/client-hello.ts";
+import { inspectClientHello } from "../core/client-hello.ts";
+import { ClientHelloBuffer, type ClientHelloAnswer } from "../core/client-hello-buffer.ts";
 
-/** A final answer of inspectClientHello. */
-export type ClientHelloAnswer = Exclude<ClientHelloResult, { kind: "need-more" }>;
+export type { ClientHelloAnswer } from "../core/client-hello-buffer.ts";
 
 export interface ClientHelloReaderOptions {
   /** How long a client may take to send its whole ClientHello; then the socket is destroyed. */
@@ -29,15 +31,11 @@ const kDeadline = Symbol("ticketkeys.clientHelloDeadline");
 
 interface ReadingSocket extends net.Socket {
   [kReader]?: ClientHelloReader | undefined;
-  [kBytes]?: Buffer | undefined;
+  /** the bytes so far, once the first chunk was not enough */
+  [kBytes]?: ClientHelloBuffer | undefined;
   /** When the ClientHello must be complete (epoch ms): the timeout is not reset by each byte. */
   [kDeadline]?: number;
 }
-
-const tooLong: ClientHelloAnswer = Object.freeze({
-  kind: "malformed",
-  reason: `no ClientHello within ${MAX_CLIENT_HELLO_BYTES} bytes`,
-});
 
 export class ClientHelloReader {
   readonly #options: ClientHelloReaderOptions;
@@ -88,19 +86,20 @@ function onReadable(this: ReadingSocket): void {
   let chunk: unknown;
   while ((chunk = this.read()) !== null) {
     if (!Buffer.isBuffer(chunk)) continue; // never with a socket (no encoding is set)
-    const previous = this[kBytes];
-    const bytes = previous === undefined ? chunk : Buffer.concat([previous, chunk]);
-    const answer = inspectClientHello(bytes);
-    if (answer.kind !== "need-more") {
-      reader.answered(this, bytes, answer);
+    const gathered = this[kBytes];
+    let answer: ClientHelloAnswer | undefined;
+    if (gathered === undefined) {
+      // The first chunk: nearly always the whole ClientHello, answered with no copy.
+      const first = inspectClientHello(chunk);
+      if (first.kind === "need-more") this[kBytes] = new ClientHelloBuffer(chunk, first.needed);
+      else answer = first;
+    } else {
+      answer = gathered.push(chunk);
+    }
+    if (answer !== undefined) {
+      reader.answered(this, gathered?.bytes() ?? chunk, answer);
       return;
     }
-    // The parser answers for good at MAX_CLIENT_HELLO_BYTES; this bound only guards it.
-    if (bytes.length >= MAX_CLIENT_HELLO_BYTES) {
-      reader.answered(this, bytes, tooLong);
-      return;
-    }
-    this[kBytes] = bytes;
     // A client trickling bytes does not extend its time: the idle timer is re-armed with what
     // is left until the deadline.
     const left = (this[kDeadline] ?? 0) - Date.now();
