@@ -4,6 +4,8 @@
 // in the published package and the image (no src/) it runs the bundle `npm run build` writes
 // (dist/bin/ticket-key-operator.mjs, scripts/bundle.ts).
 import { existsSync } from "node:fs";
+import process from "node:process";
+import { URL } from "node:url";
 
 const sources = new URL("../src/cli.ts", import.meta.url);
 const bundle = new URL("../dist/bin/ticket-key-operator.mjs", import.meta.url);

@@ -17,14 +17,14 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as k8s from "@kubernetes/client-node";
 import { parseDuration } from "../src/core/duration.ts";
-import { minimalRole, minimalRoleBinding } from "../src/consumer/index.ts";
 import { useCluster } from "../harness/cluster/index.ts";
-import { serviceAccountConfig, tempNamespace } from "../harness/cluster/kube.ts";
+import { tempNamespace } from "../harness/cluster/kube.ts";
 import { installCrd, policies, startController, waitForCondition } from "../harness/operator/operator.ts";
+import { minimalRoleKubeconfig } from "../harness/operator/service-account.ts";
 import { makeServerCert } from "../harness/tls/certs.ts";
 import { percent, runClient, summarize, type Handshake } from "../harness/clients/client.ts";
 import { startFleet, type ReplicaMode } from "../harness/fleet/fleet.ts";
-import { resumptionChart } from "./chart.ts";
+import { lineChart } from "../harness/report/svg.ts";
 
 const { values } = parseArgs({
   options: {
@@ -81,16 +81,12 @@ try {
   );
 
   // The replicas read the Secret as a ServiceAccount with only the library's minimal Role.
-  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  await rbac.createNamespacedRole({ namespace: ns.name, body: minimalRole(ns.name, "demo-ticket-keys") });
-  await rbac.createNamespacedRoleBinding({
+  const saKubeconfig = await minimalRoleKubeconfig(kc, {
     namespace: ns.name,
-    body: minimalRoleBinding(ns.name, "demo-ticket-keys", "demo-app"),
+    secretName: "demo-ticket-keys",
+    account: "demo-app",
+    dir: await mkdtemp(join(tmpdir(), "tko-demo-")),
   });
-  const sa = await serviceAccountConfig(kc, ns.name, "demo-app");
-  const dir = await mkdtemp(join(tmpdir(), "tko-demo-"));
-  const saKubeconfig = join(dir, "demo-app.kubeconfig");
-  await writeFile(saKubeconfig, sa.kubeConfig.exportConfig(), { mode: 0o600 });
 
   const cert = await makeServerCert("p256");
   const fleet = await startFleet({
@@ -162,19 +158,32 @@ try {
       "resumption rate": percent(total.rate),
     },
   ]);
+  // Resumed share of each second's reconnections, in %; NaN (a gap) where there were none.
   const points = Array.from({ length: Math.ceil(elapsed) }, (_, s) => {
     const bucket = summarize(all.filter((h) => h.at >= start + s * 1000 && h.at < start + (s + 1) * 1000));
-    return { t: s + 0.5, rate: bucket.reconnections > 0 ? bucket.rate : Number.NaN };
+    return { x: s + 0.5, y: bucket.reconnections > 0 ? bucket.rate * 100 : Number.NaN };
   });
   await mkdir(values.out, { recursive: true });
   const chartPath = resolve(values.out, `resumption-${mode}.svg`);
   await writeFile(
     chartPath,
-    resumptionChart({
+    lineChart({
       title: `${replicas} replicas, ${mode}, ${version}: ${percent(total.rate)} of ${total.reconnections} reconnections resumed, ${rotations.length} rotations`,
-      points,
-      rotations,
-      durationS: elapsed,
+      panels: [
+        {
+          title: "resumed reconnections per second",
+          series: [{ name: `${mode} mode`, points }],
+          marks: rotations,
+          markLabel: "rotation ",
+          xMax: elapsed,
+        },
+      ],
+      xLabel: "seconds since start",
+      yLabel: "resumed",
+      yMin: 0,
+      yMax: 100,
+      formatY: (v) => `${v.toFixed(0)}%`,
+      note: "dashed vertical lines: the active key changed (the policy's status.activeKey)",
     }),
   );
   await writeFile(

@@ -9,5 +9,5 @@ export {
 } from "./api/policy.ts";
 export { policyCrd, policyCrdYaml } from "./api/crd.ts";
 export { Controller, type ControllerOptions } from "./controller/controller.ts";
-export { LeaderElector, type LeaderElectionOptions } from "./controller/leader.ts";
+export { LeaderElector, type LeaderElectionOptions, type LeaseClient } from "./controller/leader.ts";
 export { reconcile, type Observed, type Outcome } from "./controller/reconcile.ts";

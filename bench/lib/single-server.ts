@@ -6,7 +6,7 @@
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
-import { activeKey, nextRing, renderKey, type Ring } from "../../src/core/index.ts";
+import { activeKey, nextRing, renderNodeKey, type Ring } from "../../src/core/index.ts";
 import type { ServerCert } from "../../harness/tls/certs.ts";
 import { ringDirectories, writeRing } from "../../harness/fleet/fleet.ts";
 import { spawnBound } from "../../harness/spawn.ts";
@@ -75,7 +75,7 @@ export function startPlainServer(
     "--key",
     cert.keyPath,
     "--ticket-key",
-    renderKey(key, "node", 48).toString("hex"),
+    renderNodeKey(key).toString("hex"),
   ]);
 }
 

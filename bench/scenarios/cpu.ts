@@ -16,7 +16,7 @@ import type { Scenario } from "../lib/scenario.ts";
 import { alternating, measureSegment, totals, type Segment, type Totals } from "../lib/segments.ts";
 import { baselineMode, serversIn } from "../lib/servers.ts";
 import { num, pct, round, times } from "../lib/stats.ts";
-import { barChart } from "../lib/svg.ts";
+import { barChart } from "../../harness/report/svg.ts";
 
 interface Case extends Totals {
   cert: KeyType;

@@ -13,14 +13,14 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { keyId, nextRing, serializeRing, type Ring } from "../../src/core/index.ts";
-import { ringDataKey, secretType } from "../../src/api/names.ts";
+import { managedByLabel, managedByValue, policyLabel, ringDataKey, secretType } from "../../src/api/names.ts";
 import { tempNamespace } from "../../harness/cluster/kube.ts";
 import { SecretVolume } from "../../harness/fleet/secret-volume.ts";
 import { atMost, milliseconds } from "../lib/goals.ts";
 import { ProbeSet } from "../lib/probes.ts";
 import type { Scenario } from "../lib/scenario.ts";
 import { max, num, percentile, round } from "../lib/stats.ts";
-import { barChart } from "../lib/svg.ts";
+import { barChart } from "../../harness/report/svg.ts";
 
 interface Update {
   /** ms from the write to each replica's acceptance (undefined: not within the timeout) */
@@ -102,7 +102,12 @@ export const propagation: Scenario = {
     const ns = await tempNamespace(kc, "bench-propagation");
     const name = "bench-ring";
     const secret = (ring: Ring): k8s.V1Secret => ({
-      metadata: { name, namespace: ns.name },
+      // labelled as the operator labels its Secrets: the API source accepts no other
+      metadata: {
+        name,
+        namespace: ns.name,
+        labels: { [managedByLabel]: managedByValue, [policyLabel]: name },
+      },
       type: secretType,
       data: { [ringDataKey]: Buffer.from(serializeRing(ring)).toString("base64") },
     });

@@ -9,7 +9,7 @@ import { resumptionRate, runClients, withVariants } from "../lib/fleets.ts";
 import type { Scenario } from "../lib/scenario.ts";
 import { serversIn, type KeySharing } from "../lib/servers.ts";
 import { min, pct, round, times } from "../lib/stats.ts";
-import { barChart } from "../lib/svg.ts";
+import { barChart } from "../../harness/report/svg.ts";
 
 interface Case {
   replicas: number;

@@ -12,6 +12,7 @@
  * 10 s after it, next to the steady figures before the first rotation and the baseline's.
  */
 import type { TlsVersion } from "../../harness/clients/client.ts";
+import { classifyLosses, type Losses } from "../../harness/keys.ts";
 import { rateAtLeast } from "../lib/goals.ts";
 import {
   fullHandshakes,
@@ -25,7 +26,7 @@ import {
 import type { Scenario } from "../lib/scenario.ts";
 import { baselineMode, serversIn } from "../lib/servers.ts";
 import { max, mean, min, num, pct, round } from "../lib/stats.ts";
-import { lineChart, type LinePanel } from "../lib/svg.ts";
+import { lineChart, type LinePanel } from "../../harness/report/svg.ts";
 import type { Row } from "../lib/table.ts";
 
 interface SkewCase {
@@ -53,7 +54,7 @@ interface Figures {
   /** handshakes that failed (timeout, reset) */
   errors: number;
   /** reconnections not resumed after a rotation, by why: the ticket's key was live, or expired */
-  losses?: { live: number; expired: number; unknown: number };
+  losses?: Losses;
 }
 
 const versions: TlsVersion[] = ["TLSv1.2", "TLSv1.3"];
@@ -102,13 +103,8 @@ function figures(
   };
   const feeder = variant.feeder;
   if (feeder !== undefined) {
-    const losses = { live: 0, expired: 0, unknown: 0 };
-    for (const h of hs) {
-      if (!h.offered || h.resumed || h.error !== undefined) continue;
-      if (!rotations.some((t) => h.at >= t && h.at < t + window.afterMs)) continue;
-      losses[feeder.classifyLoss(h.offeredKey, h.at)]++;
-    }
-    result.losses = losses;
+    const afterRotations = hs.filter((h) => rotations.some((t) => h.at >= t && h.at < t + window.afterMs));
+    result.losses = classifyLosses(afterRotations, feeder.keys);
   }
   return result;
 }

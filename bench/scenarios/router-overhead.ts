@@ -22,7 +22,7 @@ import {
   type ServerProcess,
 } from "../lib/single-server.ts";
 import { max, median, num, pct, round, times } from "../lib/stats.ts";
-import { barChart } from "../lib/svg.ts";
+import { barChart } from "../../harness/report/svg.ts";
 
 type Kind = "full" | "resumed";
 type ServerName = "plain" | "peek" | "single" | "router";

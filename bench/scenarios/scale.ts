@@ -27,7 +27,7 @@ import {
   type ServerProcess,
 } from "../lib/single-server.ts";
 import { num, sleep } from "../lib/stats.ts";
-import { lineChart } from "../lib/svg.ts";
+import { lineChart } from "../../harness/report/svg.ts";
 import type { Row } from "../lib/table.ts";
 
 /** The heap limits the image gives the controller. */

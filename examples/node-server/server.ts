@@ -8,7 +8,7 @@
  *                        still resume) or "single" (one key, switched at each activation)
  *   TLS_CERT_FILE, TLS_KEY_FILE, PORT (default 8443), METRICS_PORT (default 9090)
  *
- * In your own code import from "ticket-key-operator/sidecar"; this example imports the
+ * In your own code import from "ticket-key-operator/consumer"; this example imports the
  * repository's source so it runs from a checkout.
  */
 import { readFileSync } from "node:fs";

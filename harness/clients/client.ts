@@ -24,10 +24,10 @@ export interface Handshake {
   error?: string;
 }
 
-export interface ClientOptions {
+/** One reconnecting client's loop (this Node client, or OpenSSL's: openssl-client.ts). */
+export interface LoopOptions {
   port: number;
   host?: string;
-  ca: Buffer;
   version: TlsVersion;
   /** stop when this returns true (checked between connections) */
   until: () => boolean;
@@ -36,6 +36,10 @@ export interface ClientOptions {
   /** mean pause between connections, ms (randomised) */
   pauseMs?: number;
   onHandshake?: (h: Handshake) => void;
+}
+
+export interface ClientOptions extends LoopOptions {
+  ca: Buffer;
 }
 
 interface Held {

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { spawnBound } from "../spawn.ts";
-import type { Handshake, TlsVersion } from "./client.ts";
+import type { Handshake, LoopOptions, TlsVersion } from "./client.ts";
 
 const run = promisify(execFile);
 
@@ -174,18 +174,8 @@ export function opensslConnect(options: {
   });
 }
 
-export interface OpensslClientOptions {
-  port: number;
-  host?: string;
+export interface OpensslClientOptions extends LoopOptions {
   caPath: string;
-  version: TlsVersion;
-  /** stop when this returns true (checked between connections) */
-  until: () => boolean;
-  /** bytes to send after the handshake (nginx speaks HTTP) */
-  request?: string;
-  /** mean pause between connections, ms (randomised) */
-  pauseMs?: number;
-  onHandshake?: (h: Handshake) => void;
 }
 
 /** One client's loop, resuming the last saved session each time. Resolves with every handshake. */

@@ -10,7 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { spawnBound } from "../spawn.ts";
-import { nextRing, serializeRing, type Key, type Ring, type ScheduleSpec } from "../../src/core/index.ts";
+import {
+  nextRing,
+  ringDataKey,
+  serializeRing,
+  type Key,
+  type Ring,
+  type ScheduleSpec,
+} from "../../src/core/index.ts";
 import { startBalancer, type Balancer } from "../tls/balancer.ts";
 import type { ServerCert } from "../tls/certs.ts";
 
@@ -121,9 +128,9 @@ const writes = new Map<string, Promise<void>>();
 export function writeRing(directory: string, ring: Ring): Promise<void> {
   const text = serializeRing(ring);
   const write = async (): Promise<void> => {
-    const tmp = join(directory, `.ring.json.${randomBytes(4).toString("hex")}`);
+    const tmp = join(directory, `.${ringDataKey}.${randomBytes(4).toString("hex")}`);
     await writeFile(tmp, text);
-    await rename(tmp, join(directory, "ring.json"));
+    await rename(tmp, join(directory, ringDataKey));
   };
   const queued = (writes.get(directory) ?? Promise.resolve()).then(write, write);
   writes.set(directory, queued);
@@ -152,7 +159,7 @@ export async function ringDirectories(count: number): Promise<string[]> {
 export class Feeder {
   ring: Ring;
   rotations = 0;
-  /** every key the schedule published, by name (hex) */
+  /** every key the schedule published, by name (hex): a KeyBook (harness/keys.ts) */
   readonly keys = new Map<string, Key>();
   readonly rotationTimes: number[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -203,16 +210,6 @@ export class Feeder {
 
   #remember(ring: Ring): void {
     for (const key of ring.keys) this.keys.set(key.name.toString("hex"), key);
-  }
-
-  /**
-   * Why an offered ticket was not resumed: its key had expired (by design) or the key was
-   * still live, so a replica that should have decrypted it did not (skew or a bug).
-   */
-  classifyLoss(offeredKey: string | undefined, at: number): "expired" | "live" | "unknown" {
-    const key = offeredKey === undefined ? undefined : this.keys.get(offeredKey);
-    if (key === undefined) return "unknown";
-    return at >= key.expiresAt - 50 ? "expired" : "live";
   }
 
   stop(): void {

@@ -77,30 +77,5 @@ export async function recordSecret(
   };
 }
 
-/**
- * Every way a secret byte string could be written out: hex and base64 of the whole, and of
- * its 16-byte-aligned pieces after the public 16-byte key name (the HMAC and AES parts).
- */
-export function leakNeedles(secrets: Buffer[]): string[] {
-  const needles = new Set<string>();
-  for (const s of secrets) {
-    const pieces = s.length > 32 ? [s.subarray(16), s.subarray(16, 32), s.subarray(32, 48)] : [s];
-    for (const p of [s, ...pieces]) {
-      if (p.length < 16) continue;
-      needles.add(p.toString("hex"));
-      needles.add(p.toString("base64").replace(/=+$/, "").slice(0, 20));
-      needles.add(p.toString("base64url").replace(/=+$/, "").slice(0, 20));
-    }
-  }
-  return [...needles];
-}
-
-export function findLeaks(haystacks: string[], needles: string[]): string[] {
-  const found: string[] = [];
-  for (const h of haystacks) {
-    for (const n of needles) {
-      if (h.includes(n)) found.push(`${h.slice(0, 80)}... contains secret bytes`);
-    }
-  }
-  return found;
-}
+/** The leak scan of the Secret's bytes (secrets()) is harness/leaks.ts. */
+export { findLeaks, leakNeedles } from "../leaks.ts";

@@ -12,6 +12,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { base64Lines, haproxyFileName } from "../../src/core/index.ts";
 import type { ServerCert } from "../tls/certs.ts";
 import { freePort, startServerProcess } from "./server-process.ts";
 import { startSidecarFleet, type FleetKeys, type FleetReplica, type SidecarFleet } from "../sidecar/fleet.ts";
@@ -86,8 +87,7 @@ export function haproxyDir(id: string): Promise<string> {
 
 /** A tls-ticket-keys file of 3 random keys (the per-replica baseline). */
 export async function randomHaproxyKeys(file: string, size = 80): Promise<void> {
-  const lines = Array.from({ length: 3 }, () => `${randomBytes(size).toString("base64")}\n`).join("");
-  await writeFile(file, lines, { mode: 0o600 });
+  await writeFile(file, base64Lines(Array.from({ length: 3 }, () => randomBytes(size))), { mode: 0o600 });
 }
 
 /**
@@ -153,7 +153,7 @@ export function startHaproxyFleet(options: {
     stopReplica: (r) => [r.haproxy.stop(), r.backend.close()],
     prepare: async (id, keyDir) => {
       const dir = await haproxyDir(id);
-      const keysFile = join(keyDir, "haproxy.keys");
+      const keysFile = join(keyDir, haproxyFileName);
       const backend = await startReplyBackend(id);
       return {
         sidecarFlags: [`--haproxy-socket=${join(dir, "admin.sock")}`],

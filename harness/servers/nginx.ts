@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nginxSlotName } from "../../src/core/index.ts";
 import type { ServerCert } from "../tls/certs.ts";
 import { freePort, startServerProcess } from "./server-process.ts";
 import { startSidecarFleet, type FleetKeys, type FleetReplica, type SidecarFleet } from "../sidecar/fleet.ts";
@@ -46,7 +47,7 @@ export function nginxConfig(options: {
   const { id, prefix, port, cert, keyDir, slots } = options;
   const keys = Array.from(
     { length: slots },
-    (_, i) => `      ssl_session_ticket_key ${join(keyDir, `nginx-${i}.key`)};`,
+    (_, i) => `      ssl_session_ticket_key ${join(keyDir, nginxSlotName(i))};`,
   ).join("\n");
   return `pid ${join(prefix, "nginx.pid")};
 error_log stderr notice;
@@ -86,7 +87,7 @@ export function nginxPrefix(id: string): Promise<string> {
 export async function randomNginxKeys(dir: string, slots: number, size = 80): Promise<void> {
   await Promise.all(
     Array.from({ length: slots }, (_, i) =>
-      writeFile(join(dir, `nginx-${i}.key`), randomBytes(size), { mode: 0o600 }),
+      writeFile(join(dir, nginxSlotName(i)), randomBytes(size), { mode: 0o600 }),
     ),
   );
 }

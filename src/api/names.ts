@@ -1,4 +1,4 @@
-/** Names fixed by DESIGN.md, shared by the controller, the library and the sidecar. */
+/** Names fixed by docs/design.md#names, shared by the controller, the library and the sidecar. */
 export const group = "ticketkeys.dev";
 export const version = "v1alpha1";
 export const apiVersion = `${group}/${version}`;
@@ -17,4 +17,5 @@ export const revokeAnnotation = "ticketkeys.dev/revoke";
 /** On the Secret: the rotate / revoke tokens already acted on, written with the ring they produced. */
 export const rotateHandledAnnotation = "ticketkeys.dev/rotate-handled";
 export const revokeHandledAnnotation = "ticketkeys.dev/revoke-handled";
-export const ringDataKey = "ring.json";
+/** The Secret data key of the ring: the core's (src/core/formats.ts, beside the renderings' files). */
+export { ringDataKey } from "../core/formats.ts";

@@ -6,7 +6,7 @@
  */
 import type tls from "node:tls";
 
-import { keyId, renderKey, type Key } from "../core/index.ts";
+import { keyId, renderNodeKey, type Key } from "../core/index.ts";
 import type { Logger } from "./log.ts";
 import { stateOf, type RingView, type ServingState } from "./ring-clock.ts";
 
@@ -34,8 +34,6 @@ export interface KeyServerPoolOptions {
   /** The factory failed for a key (that key is not served). */
   onError: (error: Error) => void;
 }
-
-const nodeKeyBytes = 48;
 
 export class KeyServerPool {
   readonly #options: KeyServerPoolOptions;
@@ -104,7 +102,7 @@ export class KeyServerPool {
     const id = keyId(key);
     let server: tls.Server;
     try {
-      server = this.#options.factory(renderKey(key, "node", nodeKeyBytes), id);
+      server = this.#options.factory(renderNodeKey(key), id);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       this.#options.log.error({ keyId: id, err: message }, "createServer failed for a key");

@@ -1,13 +1,23 @@
 /**
  * The last good ring of one source, and the validation of every update against it. An update is
  * rejected when ring.json is malformed or truncated (parseRing), or when it looks tampered with:
- * a key name already seen with a different seed, every key older than the active one (a replayed
- * ring), or no key active at this consumer's clock. A rejection never replaces the last good
+ * a key name already seen with a different seed, a ring issued before the one in force (its
+ * `issuedAt`; once a ring with `issuedAt` is held, one without it is a replay too), every key
+ * older than the active one (a replayed ring of an older controller), or no key active at this
+ * consumer's clock. A rejection never replaces the last good
  * ring, and its reason never contains key bytes (at most a key id, see keyId).
  */
 import { createHash } from "node:crypto";
 
-import { activeKey, keyId, parseRing, RingFormatError, serializeRing, type Ring } from "../core/index.ts";
+import {
+  activeKey,
+  formatInstant,
+  keyId,
+  parseRing,
+  RingFormatError,
+  serializeRing,
+  type Ring,
+} from "../core/index.ts";
 
 /** The outcome of one update. */
 export type RingVerdict =
@@ -69,7 +79,7 @@ export class RingState {
       // RingFormatError messages are fixed text; anything else is not repeated (it could quote input).
       return { accepted: false, reason: error instanceof RingFormatError ? error.message : "invalid ring" };
     }
-    const reason = this.#tampering(ring, now);
+    const reason = this.#tampering(ring, serialized, now);
     if (reason !== undefined) return { accepted: false, reason };
     const changed = serialized !== this.#serialized;
     this.#current = ring;
@@ -78,13 +88,31 @@ export class RingState {
     return { accepted: true, ring, changed };
   }
 
-  #tampering(ring: Ring, now: number): string | undefined {
+  /** A ring issued before the one in force (docs/design.md#ringjson): a restored or re-applied copy. */
+  #replayed(ring: Ring, serialized: string): string | undefined {
+    const held = this.#current?.issuedAt;
+    if (held === undefined) return undefined;
+    if (ring.issuedAt === undefined) {
+      return `replayed update: the ring has no issuedAt, the ring in force was issued at ${formatInstant(held)}`;
+    }
+    if (ring.issuedAt < held) {
+      return `replayed update: issued at ${formatInstant(ring.issuedAt)}, before the ring in force (${formatInstant(held)})`;
+    }
+    if (ring.issuedAt === held && serialized !== this.#serialized) {
+      return `tampered update: other keys under the issuedAt of the ring in force (${formatInstant(held)})`;
+    }
+    return undefined;
+  }
+
+  #tampering(ring: Ring, serialized: string, now: number): string | undefined {
     for (const key of ring.keys) {
       const known = this.#seeds.get(key.name.toString("hex"));
       if (known !== undefined && known !== fingerprint(key.seed)) {
         return `tampered update: key ${keyId(key)} is already known with a different seed`;
       }
     }
+    const replayed = this.#replayed(ring, serialized);
+    if (replayed !== undefined) return replayed;
     const current = this.#current;
     if (current !== undefined) {
       const active = activeKey(current, now) ?? current.keys[0];

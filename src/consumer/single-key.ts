@@ -7,7 +7,7 @@
 import { EventEmitter } from "node:events";
 import type tls from "node:tls";
 
-import { keyId, renderKey, type Ring } from "../core/index.ts";
+import { keyId, renderNodeKey, type Ring } from "../core/index.ts";
 import { KeyConsumer, type ConsumerOptions } from "./consumer.ts";
 import { defaultLogger, type Logger } from "./log.ts";
 import type { ConsumerEvents, ConsumerStats } from "./events.ts";
@@ -15,9 +15,6 @@ import type { ConsumerMetrics } from "./metrics.ts";
 import type { RingView } from "./ring-clock.ts";
 import type { RingSource } from "./ring-source.ts";
 import { resolveSource, type SourceChoice } from "./source-choice.ts";
-
-/** Node's ticket key: 16-byte name, 16-byte HMAC key, 16-byte AES key (the "node" rendering). */
-const nodeKeyBytes = 48;
 
 export interface SingleKeyEvents extends ConsumerEvents {
   /** A transient source failure (emitted only when listened to: it never crashes the process). */
@@ -81,7 +78,7 @@ export class SingleKeyConsumer extends EventEmitter<SingleKeyEvents> {
     const active = view.active;
     if (this.#applied?.equals(active.name) === true) return;
     try {
-      this.server.setTicketKeys(renderKey(active, "node", nodeKeyBytes));
+      this.server.setTicketKeys(renderNodeKey(active));
       this.#applied = active.name;
     } catch (error) {
       this.#log.error(

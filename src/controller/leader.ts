@@ -9,6 +9,8 @@
  */
 import * as k8s from "@kubernetes/client-node";
 
+import { keepAliveClock, sleep, type Clock } from "../consumer/clock.ts";
+
 export interface LeaderElectionOptions {
   namespace: string;
   name: string;
@@ -16,8 +18,15 @@ export interface LeaderElectionOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
-  now?: () => number;
+  /** Default keepAliveClock (real time). */
+  clock?: Clock;
 }
+
+/** The Lease calls the elector makes (those of CoordinationV1Api). */
+export type LeaseClient = Pick<
+  k8s.CoordinationV1Api,
+  "readNamespacedLease" | "createNamespacedLease" | "replaceNamespacedLease"
+>;
 
 export interface LeaderCallbacks {
   onStartedLeading: () => void;
@@ -25,20 +34,19 @@ export interface LeaderCallbacks {
   onError?: (err: unknown) => void;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class LeaderElector {
-  private readonly api: k8s.CoordinationV1Api;
+  private readonly api: LeaseClient;
   private readonly options: LeaderElectionOptions;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private observed: { resourceVersion: string; at: number } | undefined;
   private leading = false;
   private stopped = false;
 
-  constructor(kc: k8s.KubeConfig, options: LeaderElectionOptions) {
-    this.api = kc.makeApiClient(k8s.CoordinationV1Api);
+  /** `api`: the cluster's KubeConfig, or a client of its Lease API. */
+  constructor(api: k8s.KubeConfig | LeaseClient, options: LeaderElectionOptions) {
+    this.api = api instanceof k8s.KubeConfig ? api.makeApiClient(k8s.CoordinationV1Api) : api;
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? keepAliveClock;
   }
 
   private get isStopped(): boolean {
@@ -58,15 +66,15 @@ export class LeaderElector {
         callbacks.onStartedLeading();
         break;
       }
-      await sleep(retryPeriodMs * (1 + Math.random() * 0.2));
+      await sleep(this.clock, retryPeriodMs * (1 + Math.random() * 0.2));
     }
-    let lastRenew = this.now();
+    let lastRenew = this.clock.now();
     while (!this.stopped && this.leading) {
-      await sleep(retryPeriodMs);
+      await sleep(this.clock, retryPeriodMs);
       if (this.isStopped) break; // release() ran while we slept: never re-acquire
       if (await this.tryAcquireOrRenew(callbacks)) {
-        lastRenew = this.now();
-      } else if (this.now() + retryPeriodMs - lastRenew > renewDeadlineMs) {
+        lastRenew = this.clock.now();
+      } else if (this.clock.now() + retryPeriodMs - lastRenew > renewDeadlineMs) {
         // The next attempt would come after the deadline: step down now, before any candidate
         // can see the lease as expired (leaseDuration > renewDeadline after the last renewal).
         this.leading = false;
@@ -95,7 +103,7 @@ export class LeaderElector {
             ...lease.spec,
             holderIdentity: "",
             leaseDurationSeconds: 1,
-            renewTime: new k8s.V1MicroTime(),
+            renewTime: new k8s.V1MicroTime(this.clock.now()),
           },
         },
       });
@@ -106,7 +114,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(callbacks: LeaderCallbacks): Promise<boolean> {
     const { name, namespace, identity, leaseDurationMs } = this.options;
-    const now = new k8s.V1MicroTime(this.now());
+    const now = new k8s.V1MicroTime(this.clock.now());
     const durationSeconds = Math.max(1, Math.round(leaseDurationMs / 1000));
     try {
       let lease: k8s.V1Lease;
@@ -130,10 +138,12 @@ export class LeaderElector {
         return true;
       }
       const rv = lease.metadata?.resourceVersion ?? "";
-      if (this.observed?.resourceVersion !== rv) this.observed = { resourceVersion: rv, at: this.now() };
+      if (this.observed?.resourceVersion !== rv) {
+        this.observed = { resourceVersion: rv, at: this.clock.now() };
+      }
       const holder = lease.spec?.holderIdentity ?? "";
       const held = (lease.spec?.leaseDurationSeconds ?? durationSeconds) * 1000;
-      const expired = this.now() > this.observed.at + held;
+      const expired = this.clock.now() > this.observed.at + held;
       if (holder !== "" && holder !== identity && !expired) return false;
       const transition = holder !== identity;
       await this.api.replaceNamespacedLease({

@@ -3,11 +3,15 @@
  * (in the manner of client-go's workqueue). A key is processed by at most one worker at a time;
  * adding a key that is queued or running coalesces into one more run.
  */
+import { keepAliveClock, type Clock } from "../consumer/clock.ts";
+import { backoffDelay } from "../core/backoff.ts";
+
 export type Handler = (key: string) => Promise<{ requeueAt?: number } | undefined>;
 
 export interface QueueOptions {
   workers: number;
-  now?: () => number;
+  /** Default keepAliveClock (real time). */
+  clock?: Clock;
   /** first and maximum error backoff, ms */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
@@ -21,11 +25,11 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, number>();
   private readonly failures = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private cancelTimer: (() => void) | undefined;
   private timerAt = Infinity;
   private active = 0;
   private stopped = false;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private idleWaiters: (() => void)[] = [];
 
   private readonly handler: Handler;
@@ -34,7 +38,7 @@ export class WorkQueue {
   constructor(handler: Handler, options: QueueOptions) {
     this.handler = handler;
     this.options = options;
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? keepAliveClock;
   }
 
   /** Run `key` as soon as a worker is free. */
@@ -54,7 +58,7 @@ export class WorkQueue {
   /** Run `key` at `when` (epoch ms) unless it is due earlier already. */
   addAt(key: string, when: number): void {
     if (this.stopped) return;
-    if (when <= this.now()) {
+    if (when <= this.clock.now()) {
       this.add(key);
       return;
     }
@@ -83,7 +87,8 @@ export class WorkQueue {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.delayed.clear();
   }
 
@@ -91,21 +96,20 @@ export class WorkQueue {
     let earliest = Infinity;
     for (const when of this.delayed.values()) earliest = Math.min(earliest, when);
     if (earliest === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.timerAt = earliest;
     if (earliest === Infinity) return;
-    // Timers cannot exceed 2^31-1 ms; a far wake-up is re-armed when this one fires.
-    const delay = Math.min(Math.max(0, earliest - this.now()), 2 ** 31 - 1);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
+    // The clock's timers cannot exceed maxTimerMs; a far wake-up is re-armed when this one fires.
+    this.cancelTimer = this.clock.schedule(() => {
+      this.cancelTimer = undefined;
       this.timerAt = Infinity;
-      const now = this.now();
+      const now = this.clock.now();
       for (const [key, when] of [...this.delayed]) {
         if (when <= now) this.add(key);
       }
       this.arm();
-    }, delay);
+    }, earliest - this.clock.now());
   }
 
   private pump(): void {
@@ -126,12 +130,12 @@ export class WorkQueue {
     } catch (err) {
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
-      const base = this.options.baseBackoffMs ?? 500;
-      const max = this.options.maxBackoffMs ?? 300_000;
-      const backoff = Math.min(max, base * 2 ** Math.min(n - 1, 20));
-      const retryIn = Math.round(backoff * (0.5 + Math.random() / 2));
+      const retryIn = backoffDelay(n, {
+        baseMs: this.options.baseBackoffMs ?? 500,
+        capMs: this.options.maxBackoffMs ?? 300_000,
+      });
       this.options.onError?.(key, err, retryIn);
-      this.addAt(key, this.now() + retryIn);
+      this.addAt(key, this.clock.now() + retryIn);
     } finally {
       this.running.delete(key);
       this.active--;

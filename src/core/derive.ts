@@ -9,7 +9,7 @@ const nameBytes = 16;
 const maxHkdfBytes = 255 * 32;
 
 /**
- * The bytes of one rendered key (DESIGN.md, "The Secret"): the 16-byte name followed by
+ * The bytes of one rendered key (docs/design.md#key-derivation): the 16-byte name followed by
  * HKDF-SHA256(ikm = seed, salt = name, info = "ticketkeys.dev/v1 " + format, length = size - 16).
  * For "go" the whole `size` (32) bytes are HKDF output: Go derives its own key name from them.
  * The one derivation used by the controller, the library and the sidecar.

@@ -1,4 +1,4 @@
-/** The renderings the controller can write into the Secret (DESIGN.md, "The Secret"). */
+/** The renderings the controller can write into the Secret (docs/design.md#data-keys). */
 export const formats = ["nginx", "haproxy", "envoy", "ats", "go", "node"] as const;
 export type Format = (typeof formats)[number];
 
@@ -21,3 +21,18 @@ export function renderingSize(format: Format, cipher: Cipher): number {
       return 32;
   }
 }
+
+/** The Secret data key (and the mounted file) holding the ring. */
+export const ringDataKey = "ring.json";
+
+/** nginx-<slot>.key: the file of nginx key slot `slot` (nginx encrypts with slot 0). */
+export function nginxSlotName(slot: number): string {
+  return `nginx-${slot}.key`;
+}
+
+/** The file of each single-file rendering (nginx writes one file per slot: nginxSlotName). */
+export const haproxyFileName = "haproxy.keys";
+export const envoyFileName = "envoy-sds.yaml";
+export const atsFileName = "ats.keys";
+export const goFileName = "go.keys";
+export const nodeFileName = "node.key";

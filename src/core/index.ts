@@ -13,8 +13,19 @@ export {
   type KeyState,
   type Ring,
 } from "./ring.ts";
+export { formatInstant, parseInstant } from "./ring-schema.ts";
 export { derivationInfoPrefix, renderKey } from "./derive.ts";
 export {
+  atsFileName,
+  envoyFileName,
+  goFileName,
+  haproxyFileName,
+  nginxSlotName,
+  nodeFileName,
+  ringDataKey,
+} from "./formats.ts";
+export {
+  base64Lines,
   ciphers,
   formats,
   orderedForHaproxy,
@@ -27,6 +38,7 @@ export {
   renderingSize,
   renderNginx,
   renderNode,
+  renderNodeKey,
   renderSecretData,
   type Cipher,
   type Format,
@@ -40,4 +52,4 @@ export {
   type ScheduleResult,
   type ScheduleSpec,
 } from "./schedule.ts";
-export { expiryCoalesceMs } from "./schedule.ts";
+export { expiryCoalesceMs, maxClockBehindMs } from "./schedule.ts";

@@ -1,6 +1,17 @@
 import { renderKey } from "./derive.ts";
-import { renderingSize, type Cipher, type Format } from "./formats.ts";
-import { serializeRing, type Ring } from "./ring.ts";
+import {
+  atsFileName,
+  envoyFileName,
+  goFileName,
+  haproxyFileName,
+  nginxSlotName,
+  nodeFileName,
+  renderingSize,
+  ringDataKey,
+  type Cipher,
+  type Format,
+} from "./formats.ts";
+import { serializeRing, type Key, type Ring } from "./ring.ts";
 import { orderedForHaproxy, orderedForServing } from "./serving-order.ts";
 
 export { ciphers, formats, renderingSize, type Cipher, type Format } from "./formats.ts";
@@ -12,7 +23,8 @@ export interface RenderingOptions {
   cipher: Cipher;
 }
 
-function base64Lines(keys: readonly Buffer[]): Buffer {
+/** One base64 line per key, in the order given (HAProxy's `tls-ticket-keys` file, the Go rendering). */
+export function base64Lines(keys: readonly Buffer[]): Buffer {
   return Buffer.from(keys.map((bytes) => `${bytes.toString("base64")}\n`).join(""));
 }
 
@@ -57,11 +69,16 @@ export function renderGo(ring: Ring, now: number): Buffer {
   );
 }
 
+/** Node `ticketKeys` of one key: its "node" rendering (16-byte name, 16-byte HMAC key, 16-byte AES key). */
+export function renderNodeKey(key: Pick<Key, "name" | "seed">): Buffer {
+  return renderKey(key, "node", renderingSize("node", "AES128"));
+}
+
 /** Node `ticketKeys`: the 48 bytes of the active key. */
 export function renderNode(ring: Ring, now: number): Buffer {
   const active = orderedForServing(ring, now)[0];
   if (active === undefined) throw new Error("the ring has no keys");
-  return renderKey(active, "node", renderingSize("node", "AES128"));
+  return renderNodeKey(active);
 }
 
 /** The Secret data keys of one format (e.g. nginx-0.key .. nginx-<n-1>.key). */
@@ -74,24 +91,24 @@ export function renderFormat(
   switch (format) {
     case "nginx":
       return Object.fromEntries(
-        renderNginx(ring, cipher, now).map((bytes, slot) => [`nginx-${slot}.key`, bytes]),
+        renderNginx(ring, cipher, now).map((bytes, slot) => [nginxSlotName(slot), bytes]),
       );
     case "haproxy":
-      return { "haproxy.keys": renderHaproxy(ring, cipher, now) };
+      return { [haproxyFileName]: renderHaproxy(ring, cipher, now) };
     case "envoy":
-      return { "envoy-sds.yaml": renderEnvoySds(ring, now) };
+      return { [envoyFileName]: renderEnvoySds(ring, now) };
     case "ats":
-      return { "ats.keys": renderAts(ring, now) };
+      return { [atsFileName]: renderAts(ring, now) };
     case "go":
-      return { "go.keys": renderGo(ring, now) };
+      return { [goFileName]: renderGo(ring, now) };
     case "node":
-      return { "node.key": renderNode(ring, now) };
+      return { [nodeFileName]: renderNode(ring, now) };
   }
 }
 
 /** The whole Secret data of a policy: ring.json plus every chosen rendering. */
 export function renderSecretData(ring: Ring, options: RenderingOptions, now: number): Record<string, Buffer> {
-  const data: Record<string, Buffer> = { "ring.json": Buffer.from(serializeRing(ring)) };
+  const data: Record<string, Buffer> = { [ringDataKey]: Buffer.from(serializeRing(ring)) };
   for (const format of new Set(options.formats))
     Object.assign(data, renderFormat(ring, format, options.cipher, now));
   return data;

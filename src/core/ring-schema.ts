@@ -1,7 +1,7 @@
 import { z } from "zod";
 
 /**
- * The zod schema of ring.json (DESIGN.md, "The Secret"). Every message here is fixed text: an
+ * The zod schema of ring.json (docs/design.md#ringjson). Every message here is fixed text: an
  * error never quotes the input, so it can never leak a name or a seed.
  */
 
@@ -94,6 +94,8 @@ const key = z
 
 export const ringSchema = z.object({
   version: z.literal(ringVersion, { error: `expected ${ringVersion}` }),
+  /** When the controller computed the ring (monotonic); absent in rings of older controllers. */
+  issuedAt: instant.optional(),
   keys: z
     .array(key, { error: (issue) => (issue.input === undefined ? "required" : "expected an array") })
     .min(1, { error: "expected at least one key" })

@@ -2,7 +2,7 @@ import { formatInstant, RingFormatError, ringVersion, validateRingJson } from ".
 
 export { maxRingKeys, RingFormatError } from "./ring-schema.ts";
 
-/** One session ticket key. Instants are epoch milliseconds (DESIGN.md, "The key ring"). */
+/** One session ticket key. Instants are epoch milliseconds (docs/design.md#keys-and-states). */
 export interface Key {
   /** 16 random bytes, the first bytes of every rendering (servers find the key of a ticket by it). */
   name: Buffer;
@@ -19,6 +19,12 @@ export interface Key {
 /** The keys of one policy, sorted by activeFrom. */
 export interface Ring {
   readonly keys: readonly Key[];
+  /**
+   * When the controller computed the ring (epoch ms), strictly increasing from one ring of a
+   * policy to the next: a consumer rejects a ring issued before the one it holds (a replay).
+   * Absent in rings written by older controllers.
+   */
+  readonly issuedAt?: number | undefined;
 }
 
 export type KeyState = "pending" | "active" | "retired" | "gone";
@@ -55,7 +61,7 @@ export function liveKeys(ring: Ring, now: number): Key[] {
   return ring.keys.filter((key) => key === active || now < key.activeFrom || now < key.expiresAt);
 }
 
-/** ring.json exactly as DESIGN.md writes it, keys ordered by activeFrom. */
+/** ring.json exactly as docs/design.md#ringjson describes it, keys ordered by activeFrom. */
 export function serializeRing(ring: Ring): string {
   const keys = [...ring.keys]
     .sort((a, b) => a.activeFrom - b.activeFrom)
@@ -67,7 +73,8 @@ export function serializeRing(ring: Ring): string {
       activeUntil: formatInstant(key.activeUntil),
       expiresAt: formatInstant(key.expiresAt),
     }));
-  return JSON.stringify({ version: ringVersion, keys });
+  const issuedAt = ring.issuedAt === undefined ? {} : { issuedAt: formatInstant(ring.issuedAt) };
+  return JSON.stringify({ version: ringVersion, ...issuedAt, keys });
 }
 
 const maxRingJsonBytes = 1 << 20;
@@ -86,7 +93,8 @@ export function parseRing(text: string | Buffer): Ring {
     // The JSON.parse message quotes the input: it is deliberately dropped, with no cause attached.
     throw new RingFormatError("invalid ring.json: not valid UTF-8 JSON");
   }
-  return { keys: validateRingJson(json).keys };
+  const { keys, issuedAt } = validateRingJson(json);
+  return issuedAt === undefined ? { keys } : { keys, issuedAt };
 }
 
 /**

@@ -48,7 +48,7 @@ function checkInput(spec: ScheduleSpec, now: number): void {
  * How close before the next rotation an expiry is left to that rotation's reconcile. Each late
  * rotation (by the reconcile's latency, milliseconds) delays the following ones, so the oldest
  * retired key expires just before the rotation that replaces it; waking for both would write the
- * Secret twice within milliseconds. DESIGN.md allows a key to leave "no later than one reconcile
+ * Secret twice within milliseconds. docs/design.md#invariants lets a key leave "no later than one reconcile
  * after expiresAt", and consumers drop it by the clock at expiresAt anyway.
  */
 export const expiryCoalesceMs = 1000;
@@ -61,15 +61,38 @@ function wakeAfter(ring: Ring, spec: ScheduleSpec, now: number): number {
     : next;
 }
 
-function result(keys: readonly Key[], change: RingChange, spec: ScheduleSpec, now: number): ScheduleResult {
-  const ring = { keys };
+/**
+ * How far ahead of the controller's clock the first key of the previous ring may start and still
+ * be taken for a clock behind the ring's writer (a wait), not for a ring that cannot be used (a
+ * new one). The consumers' default tolerance (RingState) is the same.
+ */
+export const maxClockBehindMs = 5 * 60_000;
+
+/**
+ * The new ring: `issuedAt` is `now`, or 1 ms after the previous ring's when the clock is behind it
+ * (monotonic whatever the leader's clock). An unchanged ring keeps the previous one's.
+ */
+function result(
+  keys: readonly Key[],
+  change: RingChange,
+  spec: ScheduleSpec,
+  now: number,
+  previous: Ring | undefined,
+): ScheduleResult {
+  const issuedAt =
+    change === "none"
+      ? previous?.issuedAt
+      : Math.max(now, (previous?.issuedAt ?? Number.NEGATIVE_INFINITY) + 1);
+  const ring = issuedAt === undefined ? { keys } : { keys, issuedAt };
   return { ring, change, nextWake: wakeAfter(ring, spec, now) };
 }
 
 /**
- * The key schedule (DESIGN.md, "The key ring and its schedule"): the next ring as a pure function
+ * The key schedule (docs/design.md#key-schedule): the next ring as a pure function
  * of the previous ring, the spec, the clock and the random bytes. In order:
- * 1. no previous ring, a revoke, or no key started yet: a new ring (even when suspended);
+ * 1. no previous ring, or a revoke: a new ring (even when suspended); no key started yet by this
+ *    clock: wait for the first (a clock behind the ring), unless it starts more than
+ *    maxClockBehindMs ahead (then a new ring);
  * 2. purge keys with expiresAt <= now (never the active or a pending key);
  * 3. unless suspended: a manual rotation brings the pending key forward, and once the last key has
  *    started the rotation step adds a new pending key; after either, the retired keys are trimmed
@@ -80,10 +103,17 @@ function result(keys: readonly Key[], change: RingChange, spec: ScheduleSpec, no
 export function nextRing(input: ScheduleInput): ScheduleResult {
   const { previous, spec, now, random } = input;
   checkInput(spec, now);
-  if (input.revoke === true || previous === undefined || activeKey(previous, now) === undefined) {
-    return result(freshRing(spec, now, random), input.revoke === true ? "revoked" : "generated", spec, now);
-  }
+  if (input.revoke === true) return result(freshRing(spec, now, random), "revoked", spec, now, previous);
+  if (previous === undefined) return result(freshRing(spec, now, random), "generated", spec, now, previous);
   const before = [...previous.keys].sort((a, b) => a.activeFrom - b.activeFrom);
+  if (activeKey(previous, now) === undefined) {
+    // No key has started by this clock: a clock behind the ring's writer waits for it (a new
+    // ring would encrypt at once, without the pending stage); a ring that starts further ahead
+    // than any clock skew cannot be used and is replaced.
+    const first = before[0]?.activeFrom ?? Number.POSITIVE_INFINITY;
+    if (first - now <= maxClockBehindMs) return result(before, "none", spec, now, previous);
+    return result(freshRing(spec, now, random), "generated", spec, now, previous);
+  }
   let keys = purgeExpired(before, now);
   const purged = keys.length !== before.length;
   let rotated = false;
@@ -102,11 +132,11 @@ export function nextRing(input: ScheduleInput): ScheduleResult {
   const count = spec.retiredKeys + 2;
   if (rotated) {
     keys = pad(trimRetired(keys, spec.retiredKeys, now), count, spec, now, random);
-    return result(keys, "rotated", spec, now);
+    return result(keys, "rotated", spec, now, previous);
   }
   if (purged) {
     keys = pad(keys, Math.min(count, before.length), spec, now, random);
-    return result(keys, "purged", spec, now);
+    return result(keys, "purged", spec, now, previous);
   }
-  return result(before, "none", spec, now);
+  return result(before, "none", spec, now, previous);
 }

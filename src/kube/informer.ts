@@ -5,6 +5,8 @@
  */
 import * as k8s from "@kubernetes/client-node";
 
+import { backoffDelay } from "../core/backoff.ts";
+
 export interface InformerOptions<T extends k8s.KubernetesObject> {
   path: string;
   list: k8s.ListPromise<T>;
@@ -14,6 +16,7 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   onError?: (err: unknown, retryInMs: number) => void;
   /** called after every successful (re)connect, e.g. to reset an error gauge */
   onConnect?: () => void;
+  /** The longest wait between restarts; default 30 s (and at most 512 s, ten doublings of 500 ms). */
   maxBackoffMs?: number;
 }
 
@@ -70,9 +73,10 @@ export function supervisedInformer<T extends k8s.KubernetesObject>(
     errors++;
     if (stopped) return;
     failures++;
-    const max = options.maxBackoffMs ?? 30_000;
-    const backoff = Math.min(max, 500 * 2 ** Math.min(failures - 1, 10));
-    const retryIn = Math.round(backoff * (0.5 + Math.random() / 2));
+    const retryIn = backoffDelay(failures, {
+      baseMs: 500,
+      capMs: Math.min(options.maxBackoffMs ?? 30_000, 500 * 2 ** 10),
+    });
     options.onError?.(err, retryIn);
     restartTimer = setTimeout(() => {
       restartTimer = undefined;

@@ -1,13 +1,12 @@
 /**
  * `ticket-key-operator sidecar`: the sidecar container process. Flags (each with an environment
- * fallback) in options.ts; /healthz /readyz /metrics, JSON logs, graceful shutdown. Runs as
- * `ticket-key-operator sidecar ...` (src/cli.ts).
+ * fallback) in options.ts; JSON logs; /healthz /readyz /metrics and the graceful shutdown in
+ * process/lifecycle.ts. Runs as `ticket-key-operator sidecar ...` (src/cli.ts).
  */
-import type { Server } from "node:http";
 import { readdir } from "node:fs/promises";
 
-import { serveProbes } from "../observability/http.ts";
 import { createLogger, describeError, type Logger } from "../observability/log.ts";
+import { ProcessLifecycle } from "../process/lifecycle.ts";
 import { BaseRingSource, directorySource, kubernetesSource, type RingSource } from "../consumer/index.ts";
 import { removeStaleTemporaries } from "./atomic-write.ts";
 import { HaproxyRuntime } from "./haproxy-runtime.ts";
@@ -110,30 +109,16 @@ export async function runSidecar(argv: string[]): Promise<void> {
     startupGraceMs: config.startupGraceMs,
   });
 
-  const servers: Server[] = [];
-  let shuttingDown = false;
-  const shutdown = async (code: number): Promise<never> => {
-    if (!shuttingDown) {
-      shuttingDown = true;
-      log.info("shutting down; the key files stay in place");
-      await sidecar.stop().catch(() => undefined);
-      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-    }
-    process.exit(code);
-  };
-  process.once("SIGTERM", () => void shutdown(0));
-  process.once("SIGINT", () => void shutdown(0));
-
-  const probes = { healthy: () => true, ready: () => sidecar.ready };
-  servers.push(await serveProbes(config.healthAddress, metrics.registry, probes));
-  if (config.metricsAddress !== config.healthAddress) {
-    servers.push(await serveProbes(config.metricsAddress, metrics.registry, probes));
-  }
-  const listening = servers.map((s) => {
-    const address = s.address();
-    return typeof address === "object" && address !== null
-      ? `${address.address}:${address.port}`
-      : String(address);
+  const lifecycle = new ProcessLifecycle({
+    log,
+    shutdownMessage: "shutting down; the key files stay in place",
+    stop: () => sidecar.stop(),
+  });
+  const listening = await lifecycle.listen({
+    healthAddress: config.healthAddress,
+    metricsAddress: config.metricsAddress,
+    registry: metrics.registry,
+    probes: { healthy: () => true, ready: () => sidecar.ready },
   });
   log.info(
     {
@@ -151,6 +136,6 @@ export async function runSidecar(argv: string[]): Promise<void> {
   } catch (error) {
     // The source cannot work at all (access denied, no such directory): say so and exit.
     log.error({ err: describeError(error) }, "cannot read the ticket key ring");
-    await shutdown(1);
+    await lifecycle.shutdown(1);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The renderings the sidecar writes, with a CONSTANT number of keys, so that a server's config
  * (which lists key files, or whose runtime holds a fixed number of keys) never has to change.
- * The bytes and orders are the core's (DESIGN.md, "The Secret"); only the count is fixed here:
+ * The bytes and orders are the core's (docs/design.md#byte-formats); only the count is fixed here:
  *
  * - nginx: exactly `slots` files nginx-0.key .. nginx-<slots-1>.key, slot 0 the active key. The
  *   schedule keeps R + 2 live keys, but for a moment after each rotation (between the instant the
@@ -17,6 +17,10 @@
  *   `set ssl tls-key` and the next ring two (see haproxy-plan.ts).
  */
 import {
+  base64Lines,
+  envoyFileName,
+  haproxyFileName,
+  nginxSlotName,
   orderedForHaproxy,
   renderEnvoySds,
   renderFormat,
@@ -28,11 +32,6 @@ import {
   type Key,
   type Ring,
 } from "../core/index.ts";
-
-/** nginx-<slot>.key */
-export function nginxSlotName(slot: number): string {
-  return `nginx-${slot}.key`;
-}
 
 /** Repeats the last element until `count` (or cuts after `count`); [] stays []. */
 function fitBack<T>(items: readonly T[], count: number): T[] {
@@ -65,13 +64,8 @@ export function haproxyKeyBytes(keys: readonly Key[], cipher: Cipher): Buffer[] 
   return keys.map((key) => renderKey(key, "haproxy", size));
 }
 
-/** A `tls-ticket-keys` file: one base64 line per key, in the order given. */
-export function haproxyKeysFile(keys: readonly Buffer[]): Buffer {
-  return Buffer.from(keys.map((bytes) => `${bytes.toString("base64")}\n`).join(""));
-}
-
-export const haproxyFileName = "haproxy.keys";
-export const envoyFileName = "envoy-sds.yaml";
+/** A `tls-ticket-keys` file: one base64 line per key, in the order given (the core's encoding). */
+export const haproxyKeysFile: (keys: readonly Buffer[]) => Buffer = base64Lines;
 
 /** The Envoy SDS file (the core rendering: every live key, active first). */
 export function envoyFiles(ring: Ring, now: number): Map<string, Buffer> {

@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 
+import { backoffDelay } from "../core/backoff.ts";
 import { keyId, type Ring } from "../core/index.ts";
 import { servingKeys } from "../core/serving-order.ts";
 import { describeError, type Logger } from "../observability/log.ts";
@@ -93,6 +94,11 @@ export class Updater {
     });
   }
 
+  /** Resolves when no update is in progress or queued (a scheduled retry does not count). */
+  async idle(): Promise<void> {
+    while (this.#running !== undefined) await this.#running;
+  }
+
   /** Cancels retries; waits for an update in progress. */
   async stop(): Promise<void> {
     this.#stopped = true;
@@ -120,9 +126,10 @@ export class Updater {
   #scheduleRetry(): void {
     if (this.#stopped) return;
     const { initialBackoffMs = 500, maxBackoffMs = 30_000 } = this.#options;
-    const exponent = Math.min(this.#attempts - 1, 30);
-    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** Math.max(0, exponent));
-    const delay = Math.max(1, Math.round(ceiling * (0.5 + Math.random() / 2)));
+    const delay = Math.max(
+      1,
+      backoffDelay(this.#attempts, { baseMs: initialBackoffMs, capMs: maxBackoffMs }),
+    );
     this.#cancelRetry = this.#options.clock.schedule(() => {
       this.#cancelRetry = undefined;
       const ring = this.#ring;

@@ -7,14 +7,14 @@
  * and the policies stay.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { group, plural } from "../../src/api/names.ts";
 import { installRelease, type Release } from "../e2e/helm.ts";
-import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
+import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   eventsFor,
   installCrd,
@@ -23,6 +23,7 @@ import {
   waitForCondition,
   type OperatorProcess,
 } from "../../harness/operator/operator.ts";
+import { writeServiceAccountKubeconfig } from "../../harness/operator/service-account.ts";
 
 const kc = adminConfig();
 const adminKubeconfig = process.env["KUBECONFIG"]!;
@@ -69,13 +70,12 @@ describe("helm chart on the control plane", () => {
     const pod = deployment.spec?.template.spec;
     const container = pod?.containers[0];
     assert.ok(pod && container?.args, "the Deployment has a controller container");
-    const { kubeConfig } = await serviceAccountConfig(
+    const kubeconfigPath = await writeServiceAccountKubeconfig(
       kc,
       release.namespace,
       pod.serviceAccountName ?? "default",
+      join(dir, `${release.name}.kubeconfig`),
     );
-    const kubeconfigPath = join(dir, `${release.name}.kubeconfig`);
-    await writeFile(kubeconfigPath, kubeConfig.exportConfig(), { mode: 0o600 });
     const podName = `${release.fullname}-0123456789-abcde`;
     const env: NodeJS.ProcessEnv = { KUBECONFIG: kubeconfigPath };
     for (const e of container.env ?? []) {

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { ringDataKey } from "../../src/api/names.ts";
+import { revokeHandledAnnotation, ringDataKey } from "../../src/api/names.ts";
 import { activeKey, keyId, keyState } from "../../src/core/ring.ts";
 import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
@@ -276,11 +276,28 @@ describe("controller", { concurrency: true }, () => {
     });
     assert.equal(after.status?.keys?.length, 3);
     assert.ok((await eventsFor(kc, ns.name, "revoke-me")).some((e) => e.reason === "Revoked"));
-    // the token is acted on once
+    // The token is acted on once: a later reconcile of the policy, which still carries it, keeps
+    // the ring. A label added to the Secret's template shows when that reconcile has written.
     const secret = await core.readNamespacedSecret({ name: "revoke-me", namespace: ns.name });
-    await new Promise((r) => setTimeout(r, 1500));
-    const again = await core.readNamespacedSecret({ name: "revoke-me", namespace: ns.name });
-    assert.equal(again.data?.[ringDataKey], secret.data?.[ringDataKey]);
+    const relabelled = await api.patch(ns.name, "revoke-me", {
+      spec: { secretTemplate: { labels: { "example.com/after-revoke": "yes" } } },
+    });
+    const again = await waitUntil("the reconcile of the relabelled policy", async () => {
+      const p = await api.get(ns.name, "revoke-me");
+      const s = await core.readNamespacedSecret({ name: "revoke-me", namespace: ns.name });
+      return p.status?.observedGeneration === relabelled.metadata.generation &&
+        s.metadata?.labels?.["example.com/after-revoke"] === "yes"
+        ? s
+        : undefined;
+    });
+    assert.equal(again.metadata?.annotations?.[revokeHandledAnnotation], "incident-42");
+    assert.equal(again.data?.[ringDataKey], secret.data?.[ringDataKey], "the ring is the revoked one");
+    const revoked = (await eventsFor(kc, ns.name, "revoke-me")).filter((e) => e.reason === "Revoked");
+    assert.deepEqual(
+      revoked.map((e) => e.count ?? 1),
+      [1],
+      "one Revoked event",
+    );
   });
 
   it("deletes the Secret with its policy (garbage collector)", async () => {

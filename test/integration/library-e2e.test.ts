@@ -5,13 +5,13 @@
  * a replica fails at once, naming what is missing.
  */
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { minimalRole, minimalRoleBinding } from "../../src/consumer/index.ts";
-import { adminConfig, serviceAccountConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
+import { minimalRoleBinding } from "../../src/consumer/index.ts";
+import { adminConfig, tempNamespace } from "../../harness/cluster/kube.ts";
 import {
   installCrd,
   policies,
@@ -19,6 +19,10 @@ import {
   waitForCondition,
   type OperatorProcess,
 } from "../../harness/operator/operator.ts";
+import {
+  minimalRoleKubeconfig,
+  writeServiceAccountKubeconfig,
+} from "../../harness/operator/service-account.ts";
 import { makeServerCert, type ServerCert } from "../../harness/tls/certs.ts";
 import { percent, runClients, summarize } from "../../harness/clients/client.ts";
 import { startFleet } from "../../harness/fleet/fleet.ts";
@@ -29,13 +33,6 @@ let ns: Awaited<ReturnType<typeof tempNamespace>>;
 let controller: OperatorProcess;
 let cert: ServerCert;
 let dir: string;
-
-async function kubeconfigFor(serviceAccount: string): Promise<string> {
-  const sa = await serviceAccountConfig(kc, ns.name, serviceAccount);
-  const path = join(dir, `${serviceAccount}.kubeconfig`);
-  await writeFile(path, sa.kubeConfig.exportConfig(), { mode: 0o600 });
-  return path;
-}
 
 before(async () => {
   await installCrd(kc);
@@ -58,22 +55,11 @@ after(async () => {
 for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
   it(`3 replicas with the minimal Role keep >= 99% resumption through 3 rotations (${version})`, async () => {
     const account = `app-${version === "TLSv1.2" ? "12" : "13"}`;
-    await rbac.createNamespacedRole({
+    const kubeconfig = await minimalRoleKubeconfig(kc, {
       namespace: ns.name,
-      body: { ...minimalRole(ns.name, "web-keys"), metadata: { name: account } },
-    });
-    await rbac.createNamespacedRoleBinding({
-      namespace: ns.name,
-      body: minimalRoleBinding(ns.name, "web-keys", account, account),
-    });
-    const kubeconfig = await waitUntil("the Role to take effect", async () => {
-      const path = await kubeconfigFor(account);
-      const client = new k8s.KubeConfig();
-      client.loadFromFile(path);
-      await client
-        .makeApiClient(k8s.CoreV1Api)
-        .readNamespacedSecret({ name: "web-keys", namespace: ns.name });
-      return path;
+      secretName: "web-keys",
+      account,
+      dir,
     });
     const fleet = await startFleet({
       replicas: 3,
@@ -125,7 +111,12 @@ it("a replica whose ServiceAccount lacks the permission fails with a clear error
     namespace: ns.name,
     body: minimalRoleBinding(ns.name, "web-keys", "no-watch", "get-only"),
   });
-  const kubeconfig = await kubeconfigFor("no-watch");
+  const kubeconfig = await writeServiceAccountKubeconfig(
+    kc,
+    ns.name,
+    "no-watch",
+    join(dir, "no-watch.kubeconfig"),
+  );
   const started = startFleet({
     replicas: 1,
     mode: "router",

@@ -19,6 +19,7 @@ import {
   type TlsVersion,
 } from "../../harness/clients/client.ts";
 import { Feeder, ringDirectories, startFleet, type ReplicaMode } from "../../harness/fleet/fleet.ts";
+import { classifyLosses, type Losses } from "../../harness/keys.ts";
 
 let cert: ServerCert;
 before(async () => {
@@ -30,7 +31,7 @@ async function drive(
   version: TlsVersion,
   durationMs: number,
   schedule?: { intervalMs: number; skewMs: number[] },
-): Promise<{ handshakes: Handshake[]; rotations: number; losses: Record<string, number> }> {
+): Promise<{ handshakes: Handshake[]; rotations: number; losses: Losses }> {
   const dirs = await ringDirectories(3);
   const feeder =
     mode === "per-replica"
@@ -56,12 +57,7 @@ async function drive(
       pauseMs: 10,
     });
     // Classify each reconnection that was not resumed by the key its offered ticket was under.
-    const losses: Record<string, number> = { expired: 0, live: 0, unknown: 0 };
-    for (const h of handshakes) {
-      if (!h.offered || h.resumed || h.error !== undefined) continue;
-      const kind = feeder?.classifyLoss(h.offeredKey, h.at) ?? "unknown";
-      losses[kind] = (losses[kind] ?? 0) + 1;
-    }
+    const losses = classifyLosses(handshakes, feeder?.keys ?? new Map());
     return { handshakes, rotations: feeder?.rotations ?? 0, losses };
   } finally {
     feeder?.stop();
@@ -97,14 +93,14 @@ for (const version of ["TLSv1.2", "TLSv1.3"] as const) {
       ] as const) {
         const s = summarize(run.handshakes);
         console.log(
-          `# ${version} ${name} through ${run.rotations} rotations: ${percent(s.rate)} resumed of ${s.reconnections} reconnections; full handshakes: ${run.losses["live"] ?? 0} with a ticket whose key was live, ${run.losses["expired"] ?? 0} whose key had expired`,
+          `# ${version} ${name} through ${run.rotations} rotations: ${percent(s.rate)} resumed of ${s.reconnections} reconnections; full handshakes: ${run.losses.live} with a ticket whose key was live, ${run.losses.expired} whose key had expired`,
         );
         assert.ok(run.rotations >= 3, `${run.rotations} rotations`);
         assert.equal(s.errors, 0);
       }
       // The router holds every live key: a ticket whose key is still in the ring always resumes,
       // whichever replica receives it and whatever that replica has received so far.
-      assert.equal(router.losses["live"], 0, "router losses attributable to skew");
+      assert.equal(router.losses.live, 0, "router losses attributable to skew");
       const r = summarize(router.handshakes);
       assert.ok(r.rate >= 0.99, `router through rotations ${percent(r.rate)}`);
     });

@@ -26,7 +26,7 @@ import {
   type HaproxyReplica,
 } from "../../harness/servers/haproxy.ts";
 import { issuedKeyNow } from "../../harness/clients/openssl-client.ts";
-import { activeAt } from "../../harness/sidecar/process.ts";
+import { activeAt } from "../../harness/keys.ts";
 import { controllerScenarioHooks } from "./sidecar/controller.ts";
 import {
   faultAndRecovery,

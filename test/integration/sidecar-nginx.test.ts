@@ -28,7 +28,8 @@ import {
   type NginxReplica,
 } from "../../harness/servers/nginx.ts";
 import { issuedKeyNow } from "../../harness/clients/openssl-client.ts";
-import { activeAt, keyMaterial, linesWithKeyMaterial } from "../../harness/sidecar/process.ts";
+import { activeAt } from "../../harness/keys.ts";
+import { findLeaks, keyNeedles } from "../../harness/leaks.ts";
 import { controllerScenarioHooks } from "./sidecar/controller.ts";
 import {
   faultAndRecovery,
@@ -135,8 +136,7 @@ describe("nginx with the sidecar", () => {
       await sidecar.waitForLog((l) => l.msg === "ticket key ring received", 10_000, mark);
       await sidecar.waitForLog((l) => l.action === "reloaded", 10_000, mark);
       assert.equal(await sidecar.metric("ticketkeys_sidecar_in_sync"), 1);
-      const secrets = keyMaterial(feeder.keys.values());
-      assert.deepEqual(linesWithKeyMaterial(sidecar.lines, secrets), []);
+      assert.deepEqual(findLeaks(sidecar.lines, keyNeedles(feeder.keys.values())), []);
     } finally {
       feeder.stop();
       await fleet.stop();

@@ -10,7 +10,7 @@
  */
 import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
 
-import { ringDataKey } from "../../api/names.ts";
+import { managedByLabel, managedByValue, policyLabel, ringDataKey, secretType } from "../../api/names.ts";
 import type { SupervisedInformer } from "../../kube/informer.ts";
 import { BaseRingSource, type RingSourceOptions } from "../ring-source.ts";
 import { describeError } from "../../observability/log.ts";
@@ -108,6 +108,11 @@ export class KubernetesRingSource extends BaseRingSource {
       this.report(new Error(`${this.description} was deleted`));
       return;
     }
+    const foreign = notTheOperators(secret);
+    if (foreign !== undefined) {
+      this.reject(`${this.description} is not a key ring Secret of the operator: ${foreign}`);
+      return;
+    }
     const dataKey = this.#options.dataKey ?? ringDataKey;
     const encoded = secret.data?.[dataKey];
     if (encoded === undefined) {
@@ -133,6 +138,18 @@ export class KubernetesRingSource extends BaseRingSource {
       retryInMs,
     });
   }
+}
+
+/**
+ * Why a Secret is not one the operator wrote (docs/design.md#secret-metadata): its type and its
+ * labels. Undefined for the operator's own.
+ */
+export function notTheOperators(secret: V1Secret): string | undefined {
+  if (secret.type !== secretType) return `type ${JSON.stringify(secret.type ?? "Opaque")}, not ${secretType}`;
+  const labels = secret.metadata?.labels ?? {};
+  if (labels[managedByLabel] !== managedByValue) return `no label ${managedByLabel}=${managedByValue}`;
+  if ((labels[policyLabel] ?? "") === "") return `no label ${policyLabel}`;
+  return undefined;
 }
 
 /** A source that watches one Secret through the Kubernetes API (needs only minimalRole()). */

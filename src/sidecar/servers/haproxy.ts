@@ -7,11 +7,11 @@
  * Every notification reads HAProxy's keys first, so a restarted HAProxy (which loads the file),
  * a change made by hand or a failed earlier push are all corrected by the same path.
  */
-import { keyId, type Cipher, type Ring } from "../../core/index.ts";
+import { haproxyFileName, keyId, type Cipher, type Ring } from "../../core/index.ts";
 import { SidecarFailure } from "../failure.ts";
 import { planPushes, sameKeys } from "../haproxy-plan.ts";
 import type { HaproxyRuntime } from "../haproxy-runtime.ts";
-import { haproxyFileName, haproxyKeyBytes, haproxyKeysFile, haproxyWindow } from "../renderings.ts";
+import { haproxyKeyBytes, haproxyKeysFile, haproxyWindow } from "../renderings.ts";
 import type { NotifyResult, Rendering, ServerAdapter } from "./server.ts";
 
 /** HAProxy's default TLS_TICKETS_NO: the keys it holds per tls-ticket-keys file. */

@@ -5,19 +5,12 @@
  * check tickets against), and ServiceAccounts holding only the minimal Role (minimalRole of the
  * library) for the sidecars' API source.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import * as k8s from "@kubernetes/client-node";
 import type { Key } from "../../../src/core/index.ts";
-import { minimalRole, minimalRoleBinding } from "../../../src/consumer/index.ts";
-import {
-  adminConfig,
-  serviceAccountConfig,
-  tempNamespace,
-  waitUntil,
-} from "../../../harness/cluster/kube.ts";
+import { adminConfig, tempNamespace } from "../../../harness/cluster/kube.ts";
 import {
   installCrd,
   policies,
@@ -25,7 +18,8 @@ import {
   waitForCondition,
 } from "../../../harness/operator/operator.ts";
 import { recordSecret } from "../../../harness/operator/secret-history.ts";
-import type { KeyBook } from "../../../harness/sidecar/process.ts";
+import { minimalRoleKubeconfig } from "../../../harness/operator/service-account.ts";
+import type { KeyBook } from "../../../harness/keys.ts";
 
 export interface ActiveKeyWatch {
   /** status.activeKey, polled */
@@ -60,7 +54,6 @@ export async function controllerScenario(
   const policyName = "web";
   const secretName = "web-keys";
   const dir = await mkdtemp(join(tmpdir(), "tko-sa-"));
-  const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const api = policies(kc);
   await api.create(ns.name, policyName, { secretName, ...spec });
   await waitForCondition(kc, ns.name, policyName, { status: "True" });
@@ -69,25 +62,7 @@ export async function controllerScenario(
     namespace: ns.name,
     policyName,
     secretName,
-    async serviceAccount(name) {
-      await rbac.createNamespacedRole({
-        namespace: ns.name,
-        body: { ...minimalRole(ns.name, secretName), metadata: { name, namespace: ns.name } },
-      });
-      await rbac.createNamespacedRoleBinding({
-        namespace: ns.name,
-        body: minimalRoleBinding(ns.name, secretName, name, name),
-      });
-      return waitUntil("the Role to take effect", async () => {
-        const sa = await serviceAccountConfig(kc, ns.name, name);
-        const path = join(dir, `${name}.kubeconfig`);
-        await writeFile(path, sa.kubeConfig.exportConfig(), { mode: 0o600 });
-        await sa.kubeConfig
-          .makeApiClient(k8s.CoreV1Api)
-          .readNamespacedSecret({ name: secretName, namespace: ns.name });
-        return path;
-      });
-    },
+    serviceAccount: (account) => minimalRoleKubeconfig(kc, { namespace: ns.name, secretName, account, dir }),
     watchActiveKey() {
       const samples: { at: number; activeKey: string }[] = [];
       let changes = 0;

@@ -11,18 +11,15 @@ import { percent, summarize } from "../../../harness/clients/client.ts";
 import { Feeder, ringDirectories } from "../../../harness/fleet/fleet.ts";
 import type { ControllerScenario } from "./controller.ts";
 import type { FleetKeys, FleetReplica, SidecarFleet } from "../../../harness/sidecar/fleet.ts";
+import { activeAt, nextActivation } from "../../../harness/keys.ts";
 import {
-  activeAt,
   afterNextRotation,
   checkAgainstStatus,
   checkShared,
   describeRuns,
-  logTime,
   measure,
-  nextActivation,
-  type LogLine,
-  type SidecarProcess,
-} from "../../../harness/sidecar/process.ts";
+} from "../../../harness/sidecar/measure.ts";
+import { logTime, type LogLine, type SidecarProcess } from "../../../harness/sidecar/process.ts";
 
 /** A server under test, and what its tests do differently. */
 export interface SidecarServer<R extends FleetReplica> {

@@ -98,9 +98,10 @@ describe("directorySource", () => {
     const source = directorySource({ path: dir, clock, log: capturingLogger().log });
     const errors: Error[] = [];
     source.on("error", (error) => errors.push(error));
+    const reported = once(source, "error");
     try {
       const started = source.start();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await withTimeout(reported);
       assert.match(errors[0]?.message ?? "", /cannot read .*ring\.json/);
       await writeFile(join(dir, "ring.json"), serializeRing(rings[0]!));
       assert.deepEqual(await withTimeout(started), rings[0]);

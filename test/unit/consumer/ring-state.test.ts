@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { serializeRing } from "../../../src/core/index.ts";
+import { serializeRing, type Ring } from "../../../src/core/index.ts";
 import { RingState } from "../../../src/consumer/ring-state.ts";
 import { assertNoKeyMaterial, hour, ringHistory, secretsOf, t0 } from "./support.ts";
 
 const rings = ringHistory(3);
-const [first, second, , fourth] = rings as [(typeof rings)[0], (typeof rings)[0], unknown, (typeof rings)[0]];
+const [first, second, third, fourth] = rings as [Ring, Ring, Ring, Ring];
 const secrets = secretsOf(...rings);
 type RingJson = { version: number; keys: Record<string, string>[] };
 
@@ -94,14 +94,44 @@ describe("RingState", () => {
     assert.match(rejected(state, reappeared, t0 + 3 * hour + 3000), /already known with a different seed/);
   });
 
-  it("rejects a replayed older ring (every key older than the active one)", () => {
+  it("rejects a replayed older ring: issued before the one in force", () => {
     const state = new RingState();
-    assert.ok(state.accept(fourth, t0 + 3 * hour + 2000).accepted);
+    assert.ok(state.accept(third, t0 + 2 * hour + 2000).accepted);
+    // the ring before, whose keys are all still live: only issuedAt tells it is older
     assert.match(
-      rejected(state, serializeRing(first), t0 + 3 * hour + 3000),
+      rejected(state, serializeRing(second), t0 + 2 * hour + 3000),
+      /^replayed update: issued at \S+Z, before the ring in force \(\S+Z\)$/,
+    );
+    // a copy without issuedAt (as an older controller wrote it) once one with it is held
+    const unstamped: Ring = { keys: second.keys };
+    assert.match(rejected(state, serializeRing(unstamped), t0 + 2 * hour + 3000), /the ring has no issuedAt/);
+    // other keys under the very issuedAt of the ring in force
+    const forged = serializeRing({ ...fourth, issuedAt: third.issuedAt });
+    assert.match(
+      rejected(state, forged, t0 + 2 * hour + 3000),
+      /other keys under the issuedAt of the ring in force/,
+    );
+    assert.deepEqual(state.current, third);
+    // the same ring again is no change, and the next one is accepted
+    assert.deepEqual(state.accept(serializeRing(third), t0 + 2 * hour + 4000), {
+      accepted: true,
+      ring: third,
+      changed: false,
+    });
+    assert.ok(state.accept(serializeRing(fourth), t0 + 3 * hour + 2000).accepted);
+  });
+
+  it("rejects a replayed ring of an older controller (no issuedAt): every key older than the active one", () => {
+    const unstamped = (ring: Ring): Ring => ({ keys: ring.keys });
+    const state = new RingState();
+    assert.ok(state.accept(unstamped(fourth), t0 + 3 * hour + 2000).accepted);
+    assert.match(
+      rejected(state, serializeRing(unstamped(first)), t0 + 3 * hour + 3000),
       /every key is older than the active key [0-9a-f]{8}/,
     );
-    assert.deepEqual(state.current, fourth);
+    assert.deepEqual(state.current, unstamped(fourth));
+    // and a newer controller's ring is taken after it
+    assert.ok(state.accept(serializeRing(fourth), t0 + 3 * hour + 4000).accepted);
   });
 
   it("rejects a ring with no usable active key (every key far in the future)", () => {

@@ -352,9 +352,10 @@ describe("router, servers", () => {
   it("close() stops accepting, closes every key's server and waits for open connections", async () => {
     const { router, port } = await startRouter({
       createServer: (ticketKeys) =>
-        tls.createServer({ key: credentials.key, cert: credentials.cert, ticketKeys }, (socket) =>
-          socket.write("hi"),
-        ),
+        tls.createServer({ key: credentials.key, cert: credentials.cert, ticketKeys }, (socket) => {
+          socket.write("hi");
+          socket.on("data", (data: Buffer) => socket.write(data)); // an echo
+        }),
     });
     const client = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: credentials.ca });
     client.on("error", () => undefined);
@@ -369,7 +370,10 @@ describe("router, servers", () => {
     assert.equal(router.listening, false);
     assert.deepEqual(router.keyServers(), []);
     await assert.rejects(rawConnection(port, "x"), /ECONNREFUSED/);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The open connection still works end to end after close(), and close() waits for it.
+    const echoed = once(client, "data") as Promise<[Buffer]>;
+    client.write("still there?");
+    assert.equal((await withTimeout(echoed))[0].toString(), "still there?");
     assert.equal(closed, false, "the open connection is left to finish");
     client.end();
     await eventually(() => closed, 3000, "the close callback");

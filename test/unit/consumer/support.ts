@@ -4,14 +4,15 @@ import type net from "node:net";
 import { Writable } from "node:stream";
 import tls from "node:tls";
 
+import { findLeaks, keyNeedles } from "../../../harness/leaks.ts";
 import { makeServerCert } from "../../../harness/tls/certs.ts";
 import { pino, type Logger } from "pino";
 
 import { nextRing, type Key, type Ring } from "../../../src/core/index.ts";
-import type { Clock } from "../../../src/consumer/clock.ts";
 import { hour, seededRandom } from "../core/helpers.ts";
 
 export { hour, minute, second } from "../core/helpers.ts";
+export { FakeClock } from "../fake-clock.ts";
 
 /** A fixed start instant for the rings of the tests. */
 export const t0 = Date.UTC(2026, 10, 22, 10);
@@ -36,72 +37,16 @@ export function keyAt(ring: Ring, now: number): Key {
   return key;
 }
 
-/** Every way key material could show up in text: hex names, base64 and hex seeds, in pieces. */
+/** Every way key material could show up in text (harness/leaks.ts), in 10-character pieces. */
 export function secretsOf(...rings: Ring[]): string[] {
-  return rings.flatMap((ring) =>
-    ring.keys.flatMap((key) => {
-      const texts = [key.name.toString("hex"), key.seed.toString("base64"), key.seed.toString("hex")];
-      // 12-character pieces of the hex name would match a keyId (8), so only seeds are cut.
-      return [
-        key.name.toString("hex"),
-        key.name.toString("base64"),
-        ...texts
-          .slice(1)
-          .flatMap((text) => Array.from({ length: text.length - 9 }, (_, i) => text.slice(i, i + 10))),
-      ];
-    }),
+  return keyNeedles(
+    rings.flatMap((ring) => ring.keys),
+    { window: 10 },
   );
 }
 
 export function assertNoKeyMaterial(text: string, secrets: readonly string[]): void {
-  for (const secret of secrets) assert.ok(!text.includes(secret), `key material in: ${text.slice(0, 200)}`);
-}
-
-/** A clock the test moves by hand; timers fire in order as it moves. */
-export class FakeClock implements Clock {
-  #now: number;
-  #next = 0;
-  readonly #timers = new Map<number, { due: number; callback: () => void }>();
-
-  constructor(now: number) {
-    this.#now = now;
-  }
-
-  now(): number {
-    return this.#now;
-  }
-
-  schedule(callback: () => void, ms: number): () => void {
-    const id = this.#next++;
-    this.#timers.set(id, { due: this.#now + ms, callback });
-    return () => {
-      this.#timers.delete(id);
-    };
-  }
-
-  /** How many timers are pending. */
-  get pending(): number {
-    return this.#timers.size;
-  }
-
-  /** Moves to `instant`, firing every timer due on the way at its own instant. */
-  advanceTo(instant: number): void {
-    for (;;) {
-      let first: [number, { due: number; callback: () => void }] | undefined;
-      for (const entry of this.#timers) {
-        if (entry[1].due <= instant && (first === undefined || entry[1].due < first[1].due)) first = entry;
-      }
-      if (first === undefined) break;
-      this.#timers.delete(first[0]);
-      this.#now = Math.max(this.#now, first[1].due);
-      first[1].callback();
-    }
-    this.#now = Math.max(this.#now, instant);
-  }
-
-  advance(ms: number): void {
-    this.advanceTo(this.#now + ms);
-  }
+  assert.deepEqual(findLeaks([text], secrets), [], "key material in the text");
 }
 
 /** A pino logger at debug level that keeps its lines, to check what the library logs. */

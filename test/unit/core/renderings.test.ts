@@ -135,7 +135,7 @@ describe("renderings", () => {
 });
 
 describe("renderSecretData", () => {
-  it("writes ring.json and every chosen rendering under the DESIGN data keys", () => {
+  it("writes ring.json and every chosen rendering under the data keys of docs/design.md", () => {
     const data = renderSecretData(ring, { formats, cipher: "AES256" }, now);
     assert.deepEqual(Object.keys(data).sort(), [
       "ats.keys",
@@ -172,7 +172,7 @@ describe("renderSecretData", () => {
     );
   });
 
-  it("has the sizes, counts and name prefixes of DESIGN.md for any scheduled ring", () => {
+  it("has the sizes, counts and name prefixes of docs/design.md for any scheduled ring", () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 10_000, max: 168 * hour }),

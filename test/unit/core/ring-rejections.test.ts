@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { nextRing, parseRing, RingFormatError, serializeRing } from "../../../src/core/index.ts";
+import { findLeaks, keyNeedles } from "../../../harness/leaks.ts";
 import { hour, seededRandom } from "./helpers.ts";
 
 const t0 = Date.UTC(2026, 10, 22, 10);
@@ -15,11 +16,8 @@ const good = serializeRing(ring);
 type KeyJson = Record<string, unknown>;
 type RingJson = { version: unknown; keys: KeyJson[] };
 
-/** Every way key material could show up in a message: hex names, base64 seeds, and pieces of them. */
-const secrets = ring.keys.flatMap((key) => {
-  const texts = [key.name.toString("hex"), key.seed.toString("base64"), key.seed.toString("hex")];
-  return texts.flatMap((text) => Array.from({ length: text.length - 5 }, (_, i) => text.slice(i, i + 6)));
-});
+/** Every way key material could show up in a message (harness/leaks.ts), in 6-character pieces. */
+const secrets = keyNeedles(ring.keys, { window: 6 });
 
 function tampered(edit: (json: RingJson) => void): string {
   const json = JSON.parse(good) as RingJson;
@@ -45,7 +43,7 @@ function assertRejects(input: string | Buffer, expected: RegExp): void {
 
 function assertNoKeyMaterial(error: RingFormatError): void {
   const rendered = [error.message, String(error), JSON.stringify(error), error.stack ?? ""].join("\n");
-  for (const secret of secrets) assert.ok(!rendered.includes(secret), "error text contains key material");
+  assert.deepEqual(findLeaks([rendered], secrets), [], "error text contains key material");
   assert.equal(error.cause, undefined);
 }
 

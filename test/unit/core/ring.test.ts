@@ -72,7 +72,7 @@ describe("key states", () => {
 });
 
 describe("ring.json", () => {
-  it("is exactly the DESIGN layout", () => {
+  it("is exactly the layout of docs/design.md", () => {
     const key = {
       name: Buffer.from("3f2a9c0112233445566778899aabbccd", "hex"),
       seed: Buffer.alloc(32, 7),

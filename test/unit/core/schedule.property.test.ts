@@ -20,7 +20,7 @@ import { assertWellFormed, hex, hour, recording, replay, seededRandom } from "./
 /**
  * Simulates a controller reconciling one policy thousands of times, with random specs, clocks,
  * downtime, spec changes, manual rotations, suspensions and revokes, and checks every invariant
- * of DESIGN.md after each reconcile and at sampled instants between reconciles.
+ * of docs/design.md#invariants after each reconcile and at sampled instants between reconciles.
  * CORE_RUNS=5000 runs a longer search (about 50 s, 180 000 reconciles) and prints the coverage.
  */
 
@@ -337,7 +337,7 @@ describe("the key schedule (simulated controller)", () => {
     for (const [what, n] of Object.entries(coverage)) assert.ok(n > 0, `no ${what} in the simulation`);
   });
 
-  it("keeps every DESIGN invariant over thousands of reconciles", () => {
+  it("keeps every invariant of docs/design.md over thousands of reconciles", () => {
     fc.assert(
       fc.property(scenario, ({ seed, start, spec, steps }) => {
         const simulation = new Simulation(seed, start, spec);

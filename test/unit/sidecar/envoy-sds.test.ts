@@ -16,18 +16,17 @@
  */
 import assert from "node:assert/strict";
 import { watch } from "node:fs";
-import { mkdtemp, readFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 
 import { parse, parseAllDocuments } from "yaml";
 
-import { liveKeys, orderedForServing, renderKey, type Ring } from "../../../src/core/index.ts";
+import { envoyFileName, liveKeys, orderedForServing, renderKey, type Ring } from "../../../src/core/index.ts";
 import { writeFiles } from "../../../src/sidecar/atomic-write.ts";
 import { EnvoyServer } from "../../../src/sidecar/servers/envoy.ts";
-import { envoyFileName } from "../../../src/sidecar/renderings.ts";
-import { ringHistory, t0 } from "../consumer/support.ts";
+import { ringHistory, t0, withTimeout } from "../consumer/support.ts";
 
 const secretType = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 const secretOneof = ["tls_certificate", "session_ticket_keys", "validation_context", "generic_secret"];
@@ -98,13 +97,20 @@ describe("envoy-sds.yaml", () => {
     );
     await writeFiles(dir, renders[0]!, 0o600);
     const events: string[] = [];
-    const watcher = watch(dir, (event, file) => events.push(`${event}:${String(file)}`));
+    let fenceSeen: () => void = () => undefined;
+    const fence = new Promise<void>((resolve) => (fenceSeen = resolve));
+    const watcher = watch(dir, (event, file) => {
+      events.push(`${event}:${String(file)}`);
+      if (file === "fence") fenceSeen();
+    });
     try {
       for (const files of renders.slice(1)) {
         await writeFiles(dir, files, 0o600);
         checkSdsFile(await readFile(join(dir, envoyFileName), "utf8"));
       }
-      await new Promise((r) => setTimeout(r, 100));
+      // inotify reports a directory's events in order: once the fence's is in, so are the updates'.
+      await writeFile(join(dir, "fence"), "");
+      await withTimeout(fence);
     } finally {
       watcher.close();
     }

@@ -14,7 +14,8 @@ import { promisify } from "node:util";
 
 import { activeKey, keyId, nextRing, renderKey } from "../../../src/core/index.ts";
 import { writeRing } from "../../../harness/fleet/fleet.ts";
-import { keyMaterial, linesWithKeyMaterial, startSidecar } from "../../../harness/sidecar/process.ts";
+import { findLeaks, keyNeedles } from "../../../harness/leaks.ts";
+import { startSidecar } from "../../../harness/sidecar/process.ts";
 import { operatorArgs } from "../../../harness/operator/command.ts";
 
 const run = promisify(execFile);
@@ -59,7 +60,7 @@ describe("the sidecar process", () => {
       assert.equal(await sidecar.metric("ticketkeys_sidecar_active_key_info", { key_id: keyId(active) }), 1);
       assert.equal(await sidecar.metric("ticketkeys_sidecar_in_sync"), 1);
       assert.match(await sidecar.metrics(), /process_resident_memory_bytes/);
-      assert.deepEqual(linesWithKeyMaterial(sidecar.lines, keyMaterial(ring.keys)), []);
+      assert.deepEqual(findLeaks(sidecar.lines, keyNeedles(ring.keys)), []);
     } finally {
       await sidecar.stop();
     }

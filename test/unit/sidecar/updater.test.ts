@@ -106,8 +106,9 @@ describe("the updater", () => {
     assert.equal(await metric("ticketkeys_sidecar_consecutive_failures"), 1);
     assert.equal(await metric("ticketkeys_sidecar_in_sync"), 0);
     assert.ok(updater.written && !updater.inSync, "the files are written, the server not told");
+    assert.equal(clock.pending, 1, "a retry is scheduled");
     clock.advance(400); // below the first backoff (500..1000 ms)
-    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(clock.pending, 1, "the retry has not fired");
     assert.equal(server.told.length, 0);
     clock.advance(600);
     await eventually(() => server.told.length === 1);
@@ -129,8 +130,9 @@ describe("the updater", () => {
       [4, 4000],
       [5, 8000],
     ] as const) {
+      assert.equal(clock.pending, 1, "a retry is scheduled");
       clock.advance(ceiling / 2 - 1);
-      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(clock.pending, 1, `no retry before half the ceiling (${ceiling} ms)`);
       assert.equal(server.failures.length, 6 - (n - 1), `no retry before half the ceiling (${ceiling} ms)`);
       clock.advance(ceiling / 2 + 1);
       await attempts(n);
@@ -152,7 +154,7 @@ describe("the updater", () => {
     updater.request(next);
     open();
     await eventually(() => server.told.length === 2);
-    await new Promise((r) => setTimeout(r, 50));
+    await updater.idle();
     assert.equal(server.told.length, 2, "the first, then only the last");
   });
 
@@ -179,10 +181,8 @@ describe("the updater", () => {
     clock.advanceTo(ring.keys.find((k) => k.activeFrom > t0 + 1000)!.activeFrom);
     updater.request(ring);
     await eventually(() => server.told.length === 3);
-    for (let i = 0; (await readFile(marker, "utf8")).split("\n").length < 3; i++) {
-      assert.ok(i < 100, "--exec ran after the change");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await updater.idle(); // the update is done when --exec is
+    assert.equal((await readFile(marker, "utf8")).split("\n").length, 3, "--exec ran after the change");
 
     const failing = await setup({ exec: { command: "exit 3", timeoutMs: 2000 } });
     failing.updater.request(ring);

@@ -1,6 +1,7 @@
 /**
- * Tiny self-contained SVG charts for the results (no dependencies; any browser opens them): a
- * grouped bar chart and a line chart of one or more panels with vertical event marks.
+ * Tiny self-contained SVG charts for the bench's results and the demo (no dependencies; any
+ * browser opens them): a grouped bar chart and a line chart of one or more panels with vertical
+ * event marks (the rotations).
  */
 
 const palette = ["#2c7be5", "#e67e22", "#27ae60", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#d35400"];
