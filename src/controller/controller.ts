@@ -13,7 +13,7 @@ import { describeError, type Logger } from "../observability/log.ts";
 import { supervisedInformer, type SupervisedInformer } from "../kube/informer.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
-import { reconcile } from "./reconcile.ts";
+import { reconcile, type HeldRing } from "./reconcile.ts";
 import { Writer } from "./writer.ts";
 
 export interface ControllerOptions {
@@ -42,6 +42,11 @@ export class Controller {
   private readonly options: ControllerOptions;
   /** Secrets we wrote whose new version the informer has not delivered yet (by the version it replaced). */
   private readonly written = new Map<string, { replaced: string | undefined; secret: k8s.V1Secret }>();
+  /**
+   * By policy uid: the ring last written or read as good (reconcile/read.ts restores it over an
+   * edited, replayed or deleted ring.json). Memory only: a new leader starts from the Secret.
+   */
+  private readonly held = new Map<string, HeldRing>();
   private synced = false;
 
   constructor(kc: k8s.KubeConfig, options: ControllerOptions) {
@@ -136,7 +141,8 @@ export class Controller {
   private onPolicy(obj: Policy, verb: string): void {
     if (!this.synced) return;
     if (verb === "delete") {
-      const { name = "", namespace = "" } = obj.metadata ?? {};
+      const { name = "", namespace = "", uid = "" } = obj.metadata ?? {};
+      this.held.delete(uid);
       this.queue.forget(keyOf(namespace, name));
       this.options.metrics.ready.remove({ namespace, policy: name });
       this.options.metrics.nextRotation.remove({ namespace, policy: name });
@@ -193,7 +199,8 @@ export class Controller {
     const parsed = parseSpec(policy.spec);
     const secretName = parsed.ok ? (parsed.spec.secretName ?? name) : undefined;
     const secret = secretName === undefined ? undefined : await this.currentSecret(namespace, secretName);
-    const outcome = reconcile({ policy, secret, now: Date.now(), random: (n) => randomBytes(n) });
+    const held = this.held.get(policy.metadata.uid);
+    const outcome = reconcile({ policy, secret, held, now: Date.now(), random: (n) => randomBytes(n) });
 
     if (outcome.secret !== undefined && secretName !== undefined) {
       const written = await this.writer.writeSecret(outcome.secret, secret?.metadata?.resourceVersion);
@@ -202,6 +209,8 @@ export class Controller {
         secret: written,
       });
     }
+    // Held only once it is in the Secret (written, or read back unchanged).
+    if (outcome.held !== undefined) this.held.set(policy.metadata.uid, outcome.held);
     if (!sameJson(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
     for (const event of outcome.events) {
       this.options.log[event.type === "Warning" ? "warn" : "info"](

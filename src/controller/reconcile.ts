@@ -8,8 +8,9 @@
  * 1. checkSpec: an invalid spec ends here (Ready=False InvalidSpec naming the fields);
  * 2. checkOwnership: a Secret of that name not made for this policy is never touched
  *    (SecretConflict; checked again after conflictRecheckMs);
- * 3. readRing: the ring in the Secret's ring.json; a deleted Secret or an invalid ring.json is
- *    reported (RingRegenerated) and a fresh ring is made;
+ * 3. readRing: the ring in the Secret's ring.json; one that is missing, invalid or not issued
+ *    after the ring the controller holds is replaced by that ring (RingRestored); without one, a
+ *    deleted Secret or an invalid ring.json is reported (RingRegenerated) and a fresh ring made;
  * 4. readTokens: the ticketkeys.dev/rotate and /revoke tokens not yet handled (each is acted on once);
  * 5. scheduleRing: the key schedule (core/schedule.ts) and the event of what it changed;
  * 6. planWrite: the Secret intent, written only when the live Secret lacks some of it (a
@@ -26,7 +27,7 @@ import { planWrite } from "./reconcile/secret.ts";
 import { isStop, type Context, type Observed, type Outcome } from "./reconcile/types.ts";
 
 export { conflictRecheckMs } from "./reconcile/gates.ts";
-export type { Observed, Outcome, PolicyEvent } from "./reconcile/types.ts";
+export type { HeldRing, Observed, Outcome, PolicyEvent } from "./reconcile/types.ts";
 
 export function reconcile(observed: Observed): Outcome {
   const ctx: Context = { ...observed, prior: previousStatus(observed.policy) };
@@ -39,10 +40,13 @@ export function reconcile(observed: Observed): Outcome {
   const tokens = readTokens(ctx, found);
   const scheduled = scheduleRing(ctx, target, found, tokens);
   const write = planWrite(ctx, target, scheduled, tokens);
+  // A restored ring is rewritten whole: RingRestored says so (not SecretRestored as well).
+  const drift = found.restored ?? write.event;
   return {
     ...(write.secret === undefined ? {} : { secret: write.secret }),
     status: readyStatus(ctx, target, scheduled),
-    events: [found.lost, scheduled.event, write.event].filter((event) => event !== undefined),
+    events: [found.lost, scheduled.event, drift].filter((event) => event !== undefined),
     requeueAt: scheduled.next.nextWake,
+    held: { ring: scheduled.next.ring, handled: tokens.handled },
   };
 }

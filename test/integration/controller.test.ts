@@ -2,10 +2,11 @@
  * The controller against the real control plane, in real time, with the real process.
  */
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
 import { revokeHandledAnnotation, ringDataKey } from "../../src/api/names.ts";
-import { activeKey, keyId, keyState } from "../../src/core/ring.ts";
+import { activeKey, keyId, keyState, parseRing, serializeRing } from "../../src/core/ring.ts";
 import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kube.ts";
 import {
   eventsFor,
@@ -198,7 +199,7 @@ describe("controller", { concurrency: true }, () => {
     await waitForCondition(kc, ns.name, "conflict", { status: "True" }, 45_000);
   });
 
-  it("restores a hand-edited Secret, regenerates a deleted one or a broken ring.json, with Warning events", async () => {
+  it("restores a hand-edited rendering, a deleted Secret and a broken, replayed or re-seeded ring.json from the ring it holds, with Warning events", async () => {
     await api.create(ns.name, "drift", { rotationInterval: "1h" });
     await waitForCondition(kc, ns.name, "drift", { status: "True" });
     const original = await core.readNamespacedSecret({ name: "drift", namespace: ns.name });
@@ -223,42 +224,48 @@ describe("controller", { concurrency: true }, () => {
       ),
     );
 
-    // deleted -> a fresh ring, and a warning that says the old keys are gone
-    await core.deleteNamespacedSecret({ name: "drift", namespace: ns.name });
-    const recreated = await waitUntil("the Secret to be recreated", async () => {
-      const s = await core.readNamespacedSecret({ name: "drift", namespace: ns.name }).catch(() => undefined);
-      return s?.data?.[ringDataKey] !== undefined && s.data[ringDataKey] !== ringBefore ? s : undefined;
-    });
-    await waitUntil("a RingRegenerated event", async () =>
-      (await eventsFor(kc, ns.name, "drift")).some(
-        (e) =>
-          e.reason === "RingRegenerated" && /deleted/.test(e.message ?? "") && /gone/.test(e.message ?? ""),
-      ),
-    );
-
-    // ring.json that does not parse -> regenerated
-    await core.patchNamespacedSecret(
-      {
-        name: "drift",
-        namespace: ns.name,
-        body: { data: { [ringDataKey]: Buffer.from('{"version":1,"keys":[').toString("base64") } },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
-    await waitUntil("ring.json to be regenerated", async () => {
-      const s = await core.readNamespacedSecret({ name: "drift", namespace: ns.name });
-      const raw = s.data?.[ringDataKey];
-      return (
-        raw !== undefined &&
-        raw !== recreated.data?.[ringDataKey] &&
-        Buffer.from(raw, "base64").toString().endsWith("]}")
+    const ringJson = async (): Promise<string | undefined> =>
+      (await core.readNamespacedSecret({ name: "drift", namespace: ns.name }).catch(() => undefined))?.data?.[
+        ringDataKey
+      ];
+    const restored = async (what: string, message: RegExp): Promise<void> => {
+      await waitUntil(`ring.json restored after ${what}`, async () => (await ringJson()) === ringBefore);
+      await waitUntil(`a RingRestored warning for ${what}`, async () =>
+        (await eventsFor(kc, ns.name, "drift")).some(
+          (e) => e.reason === "RingRestored" && e.type === "Warning" && message.test(e.message ?? ""),
+        ),
       );
-    });
-    await waitUntil("a RingRegenerated event for the broken ring", async () =>
-      (await eventsFor(kc, ns.name, "drift")).some(
-        (e) => e.reason === "RingRegenerated" && /invalid/.test(e.message ?? ""),
-      ),
+    };
+    const patchRing = (text: string) =>
+      core.patchNamespacedSecret(
+        {
+          name: "drift",
+          namespace: ns.name,
+          body: { data: { [ringDataKey]: Buffer.from(text).toString("base64") } },
+        },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      );
+
+    // deleted -> re-created with the same ring: the keys live on, nothing is regenerated
+    await core.deleteNamespacedSecret({ name: "drift", namespace: ns.name });
+    await restored("the deletion", /Secret drift was deleted/);
+    // ring.json that does not parse -> the ring the operator holds
+    await patchRing('{"version":1,"keys":[');
+    await restored("a broken ring.json", /is invalid/);
+    // a valid ring with the same key names and other seeds (what library consumers reject)
+    const ring = parseRing(Buffer.from(ringBefore!, "base64"));
+    await patchRing(
+      serializeRing({ ...ring, keys: ring.keys.map((key) => ({ ...key, seed: randomBytes(32) })) }),
     );
+    await restored(
+      "a re-seeded ring.json",
+      /was edited: other keys or instants under the operator's issuedAt/,
+    );
+    // an older ring put back (a backup, a GitOps re-apply)
+    await patchRing(serializeRing({ ...ring, issuedAt: ring.issuedAt! - 60_000 }));
+    await restored("a replayed ring.json", /was replaced by a ring issued at \S+Z, before the operator's/);
+    const warnings = (await eventsFor(kc, ns.name, "drift")).filter((e) => e.reason === "RingRegenerated");
+    assert.deepEqual(warnings, [], "no ring was regenerated");
     assert.equal(controller.child.exitCode, null, "the controller is still running");
   });
 

@@ -1,4 +1,9 @@
-/** What the owned Secret says: the ring in its ring.json, and the annotation tokens it records. */
+/**
+ * What the owned Secret says: the ring in its ring.json, and the annotation tokens it records.
+ * The controller is the only author of ring.json (docs/design.md#invariants): one that is
+ * missing, invalid, or replaced by a ring not issued after the one the controller holds is
+ * restored from that ring (RingRestored); a fresh ring is made only when it holds none.
+ */
 import type { V1Secret } from "@kubernetes/client-node";
 import {
   revokeAnnotation,
@@ -7,7 +12,8 @@ import {
   rotateAnnotation,
   rotateHandledAnnotation,
 } from "../../api/names.ts";
-import { parseRing, RingFormatError, type Ring } from "../../core/ring.ts";
+import { formatInstant } from "../../core/ring-schema.ts";
+import { parseRing, RingFormatError, serializeRing, type Ring } from "../../core/ring.ts";
 import type { Context, PolicyEvent, Target } from "./types.ts";
 
 export interface FoundRing {
@@ -15,6 +21,10 @@ export interface FoundRing {
   ring: Ring | undefined;
   /** Why an earlier ring is lost (the Secret was deleted, or its ring.json is invalid). */
   lost: PolicyEvent | undefined;
+  /** RingRestored: ring.json was not the controller's, and the held ring replaces it. */
+  restored?: PolicyEvent | undefined;
+  /** The tokens recorded as handled (the Secret's annotations, or the held ones when it is gone). */
+  recorded: Record<string, string>;
 }
 
 function decodeRing(secret: V1Secret): Ring {
@@ -29,21 +39,60 @@ const regenerated = (why: string): PolicyEvent => ({
   message: `${why}: generated a fresh key ring. The previous keys are gone; sessions they protected need a full handshake.`,
 });
 
-export function readRing({ secret, prior }: Context, { secretName }: Target): FoundRing {
+const restoredBecause = (why: string): PolicyEvent => ({
+  type: "Warning",
+  reason: "RingRestored",
+  message: `${why}: restored the key ring the operator wrote. Only the operator writes ${ringDataKey}; use the ticketkeys.dev/revoke annotation to replace keys.`,
+});
+
+/** Why `ring` is not one to continue from, given the ring the controller holds; undefined if it is. */
+function notIssuedAfter(ring: Ring, held: Ring): string | undefined {
+  if (serializeRing(ring) === serializeRing(held) || held.issuedAt === undefined) return undefined;
+  const mine = formatInstant(held.issuedAt);
+  if (ring.issuedAt === undefined)
+    return `replaced by a ring without issuedAt (the operator's was issued at ${mine})`;
+  if (ring.issuedAt < held.issuedAt) {
+    return `replaced by a ring issued at ${formatInstant(ring.issuedAt)}, before the operator's (${mine})`;
+  }
+  // A ring issued later was written by another replica of the controller: it is the current one.
+  if (ring.issuedAt > held.issuedAt) return undefined;
+  return `edited: other keys or instants under the operator's issuedAt (${mine})`;
+}
+
+export function readRing({ secret, prior, held }: Context, { secretName }: Target): FoundRing {
+  const annotations = secret?.metadata?.annotations ?? {};
   if (secret === undefined) {
+    if (held !== undefined) {
+      return {
+        ring: held.ring,
+        lost: undefined,
+        restored: restoredBecause(`Secret ${secretName} was deleted`),
+        recorded: held.handled,
+      };
+    }
     // No Secret: the first ring, or (when status lists keys) the Secret was deleted.
     const lost = (prior.keys?.length ?? 0) > 0 ? regenerated(`Secret ${secretName} was deleted`) : undefined;
-    return { ring: undefined, lost };
+    return { ring: undefined, lost, recorded: {} };
   }
+  let ring: Ring;
   try {
-    return { ring: decodeRing(secret), lost: undefined };
+    ring = decodeRing(secret);
   } catch (err) {
-    const why = err instanceof RingFormatError ? err.message : "unreadable";
+    const why = `${ringDataKey} in Secret ${secretName} is invalid (${err instanceof RingFormatError ? err.message : "unreadable"})`;
+    if (held !== undefined)
+      return { ring: held.ring, lost: undefined, restored: restoredBecause(why), recorded: annotations };
+    return { ring: undefined, lost: regenerated(why), recorded: annotations };
+  }
+  const replaced = held === undefined ? undefined : notIssuedAfter(ring, held.ring);
+  if (held !== undefined && replaced !== undefined) {
     return {
-      ring: undefined,
-      lost: regenerated(`${ringDataKey} in Secret ${secretName} is invalid (${why})`),
+      ring: held.ring,
+      lost: undefined,
+      restored: restoredBecause(`${ringDataKey} in Secret ${secretName} was ${replaced}`),
+      recorded: annotations,
     };
   }
+  return { ring, lost: undefined, recorded: annotations };
 }
 
 export interface Tokens {
@@ -59,9 +108,9 @@ export interface Tokens {
  * result records it. Tokens present when the ring is first made are recorded, not acted on: the
  * ring is new anyway.
  */
-export function readTokens({ policy, secret }: Context, found: FoundRing): Tokens {
+export function readTokens({ policy }: Context, found: FoundRing): Tokens {
   const annotations = policy.metadata.annotations ?? {};
-  const recorded = secret?.metadata?.annotations ?? {};
+  const recorded = found.recorded;
   const handled: Record<string, string> = {};
   const fresh = (annotation: string, handledAnnotation: string): boolean => {
     const token = annotations[annotation];

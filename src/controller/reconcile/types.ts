@@ -1,6 +1,7 @@
 /** The data of the reconcile chain (../reconcile.ts): what it observes, what it decides. */
 import type { V1Secret } from "@kubernetes/client-node";
 import type { PolicyObject, PolicySpec, PolicyStatus } from "../../api/policy.ts";
+import type { Ring } from "../../core/ring.ts";
 import type { Random } from "../../core/schedule.ts";
 
 export interface PolicyEvent {
@@ -9,10 +10,22 @@ export interface PolicyEvent {
   message: string;
 }
 
+/**
+ * The ring this controller last wrote for the policy, or last read from its Secret as good, and
+ * the tokens that Secret recorded as handled: kept in memory, so that an edited, replayed,
+ * broken or deleted ring.json is replaced by it instead of being trusted or regenerated.
+ */
+export interface HeldRing {
+  ring: Ring;
+  handled: Record<string, string>;
+}
+
 export interface Observed {
   policy: PolicyObject;
   /** The Secret named by the policy, as last seen (undefined: it does not exist). */
   secret: V1Secret | undefined;
+  /** What this controller holds for the policy; undefined after a start or a leader change. */
+  held?: HeldRing | undefined;
   now: number;
   random: Random;
 }
@@ -24,6 +37,8 @@ export interface Outcome {
   events: PolicyEvent[];
   /** When to run again (epoch ms); undefined: only when something changes. */
   requeueAt?: number;
+  /** The ring in force once `secret` is written (or as read): what to hold next. */
+  held?: HeldRing;
 }
 
 /** What every step reads: the observed state and the status as last written. */
