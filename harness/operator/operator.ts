@@ -152,3 +152,17 @@ export async function eventsFor(
   const list = await core.listNamespacedEvent({ namespace });
   return list.items.filter((e) => name === undefined || e.involvedObject.name === name);
 }
+
+/** host:port of a controller's /metrics, from its "serving /healthz, /readyz and /metrics" log line. */
+export function metricsAddress(operator: OperatorProcess): string {
+  for (const line of operator.lines) {
+    try {
+      const entry = JSON.parse(line) as { msg?: string; metrics?: string };
+      if (entry.msg === "serving /healthz, /readyz and /metrics" && entry.metrics !== undefined)
+        return entry.metrics;
+    } catch {
+      // not a JSON line
+    }
+  }
+  throw new Error("the controller has not logged its metrics address");
+}

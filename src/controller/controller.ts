@@ -13,7 +13,8 @@ import { describeError, type Logger } from "../observability/log.ts";
 import { supervisedInformer, type SupervisedInformer } from "../kube/informer.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
-import { reconcile, type HeldRing } from "./reconcile.ts";
+import { reconcile, writeFailure, type HeldRing } from "./reconcile.ts";
+import { withoutSecretData } from "./redaction.ts";
 import { Writer } from "./writer.ts";
 
 export interface ControllerOptions {
@@ -203,7 +204,17 @@ export class Controller {
     const outcome = reconcile({ policy, secret, held, now: Date.now(), random: (n) => randomBytes(n) });
 
     if (outcome.secret !== undefined && secretName !== undefined) {
-      const written = await this.writer.writeSecret(outcome.secret, secret?.metadata?.resourceVersion);
+      let written: k8s.V1Secret;
+      try {
+        written = await this.writer.writeSecret(outcome.secret, secret?.metadata?.resourceVersion);
+      } catch (err) {
+        await this.reportWriteFailure(
+          policy,
+          secretName,
+          withoutSecretData(describeError(err), outcome.secret.data),
+        );
+        throw err; // retried with backoff by the queue
+      }
       this.written.set(keyOf(namespace, secretName), {
         replaced: secret?.metadata?.resourceVersion,
         secret: written,
@@ -227,6 +238,30 @@ export class Controller {
     this.observe(namespace, name, outcome.status);
     this.options.metrics.reconcileDuration.observe((performance.now() - started) / 1000);
     return outcome.requeueAt === undefined ? undefined : { requeueAt: outcome.requeueAt };
+  }
+
+  /**
+   * The Secret write was refused (admission, quota, RBAC, validation): Ready=False
+   * SecretWriteFailed with the API's message, a Warning event, the metric. The keys in force stay
+   * what the Secret holds; the reconcile is retried.
+   */
+  private async reportWriteFailure(policy: PolicyObject, secretName: string, why: string): Promise<void> {
+    const { namespace, name } = policy.metadata;
+    const key = keyOf(namespace, name);
+    this.options.metrics.secretWriteFailures.inc({ namespace, policy: name });
+    const failed = writeFailure(policy, secretName, why, Date.now());
+    this.options.log.warn({ policy: key, secret: secretName, err: why }, "writing the Secret failed");
+    if (!sameJson(policy.status, failed.status)) {
+      await this.writer.writeStatus(policy, failed.status).catch((err: unknown) => {
+        this.options.log.warn({ policy: key, err: describeError(err) }, "could not write the status");
+      });
+    }
+    for (const event of failed.events) {
+      await this.writer.recordEvent(policy, event).catch((err: unknown) => {
+        this.options.log.warn({ policy: key, err: describeError(err) }, "could not record event");
+      });
+    }
+    this.observe(namespace, name, failed.status);
   }
 
   private observe(namespace: string, policy: string, status: PolicyStatus): void {

@@ -40,7 +40,7 @@ export async function runController(argv: string[]): Promise<void> {
       await elector?.release();
     },
   });
-  await lifecycle.listen({
+  const [health, metricsAt = health] = await lifecycle.listen({
     healthAddress: config.healthAddress,
     metricsAddress: config.metricsAddress,
     registry: metrics.registry,
@@ -50,6 +50,7 @@ export async function runController(argv: string[]): Promise<void> {
     },
     metricsProbes: { healthy: () => true, ready: () => true },
   });
+  log.info({ health, metrics: metricsAt }, "serving /healthz, /readyz and /metrics");
 
   const startController = (): void => {
     metrics.leader.set(1);

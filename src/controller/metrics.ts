@@ -11,6 +11,12 @@ export function controllerMetrics(registry = new Registry()) {
       labelNames: ["namespace", "policy", "kind"],
       registers: [registry],
     }),
+    secretWriteFailures: new Counter({
+      name: "ticketkeys_secret_write_failures_total",
+      help: "Secret writes the API refused (admission, quota, RBAC, validation); retried with backoff.",
+      labelNames: ["namespace", "policy"],
+      registers: [registry],
+    }),
     reconcileErrors: new Counter({
       name: "ticketkeys_reconcile_errors_total",
       help: "Reconciles that failed and were retried with backoff.",

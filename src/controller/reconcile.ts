@@ -19,15 +19,30 @@
  * The outcome says when to run again: at the schedule's next key state change (after a conflict,
  * conflictRecheckMs later; after an invalid spec, only when the policy changes).
  */
-import { previousStatus, readyStatus } from "./reconcile/condition.ts";
+import { failure, previousStatus, readyStatus } from "./reconcile/condition.ts";
 import { checkOwnership, checkSpec } from "./reconcile/gates.ts";
 import { readRing, readTokens } from "./reconcile/read.ts";
 import { scheduleRing } from "./reconcile/schedule.ts";
 import { planWrite } from "./reconcile/secret.ts";
+import type { PolicyObject } from "../api/policy.ts";
 import { isStop, type Context, type Observed, type Outcome } from "./reconcile/types.ts";
 
 export { conflictRecheckMs } from "./reconcile/gates.ts";
 export type { HeldRing, Observed, Outcome, PolicyEvent } from "./reconcile/types.ts";
+
+/**
+ * The outcome when the Secret an outcome asked for could not be written: Ready=False
+ * SecretWriteFailed naming the Secret and the API's answer (a Warning event when it is new); the
+ * rest of the status stays as last written, nothing is held.
+ */
+export function writeFailure(policy: PolicyObject, secretName: string, why: string, now: number): Outcome {
+  return failure(
+    { policy, now, prior: previousStatus(policy) },
+    "SecretWriteFailed",
+    `writing Secret ${secretName} failed: ${why}. The keys it holds stay in force; retrying.`,
+    secretName,
+  );
+}
 
 export function reconcile(observed: Observed): Outcome {
   const ctx: Context = { ...observed, prior: previousStatus(observed.policy) };

@@ -11,6 +11,7 @@ import { adminConfig, tempNamespace, waitUntil } from "../../harness/cluster/kub
 import {
   eventsFor,
   installCrd,
+  metricsAddress,
   policies,
   readyCondition,
   startController,
@@ -267,6 +268,81 @@ describe("controller", { concurrency: true }, () => {
     const warnings = (await eventsFor(kc, ns.name, "drift")).filter((e) => e.reason === "RingRegenerated");
     assert.deepEqual(warnings, [], "no ring was regenerated");
     assert.equal(controller.child.exitCode, null, "the controller is still running");
+  });
+
+  it("says so in the status, an event and a metric when the API refuses the Secret write, and recovers", async () => {
+    // A ValidatingAdmissionPolicy refusing writes of this one Secret (as a webhook or quota would)
+    const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
+    const vapName = `tko-freeze-${ns.name}`;
+    await admission.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name: vapName },
+        spec: {
+          failurePolicy: "Fail",
+          matchConstraints: {
+            resourceRules: [
+              {
+                apiGroups: [""],
+                apiVersions: ["v1"],
+                operations: ["CREATE", "UPDATE"],
+                resources: ["secrets"],
+              },
+            ],
+          },
+          matchConditions: [{ name: "this-secret", expression: `object.metadata.name == "frozen-keys"` }],
+          validations: [{ expression: "false", message: "secrets are frozen for the change window" }],
+        },
+      },
+    });
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: vapName },
+        spec: {
+          policyName: vapName,
+          validationActions: ["Deny"],
+          matchResources: { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns.name } } },
+        },
+      },
+    });
+    try {
+      // the policy engine takes a moment to load a new binding: wait until it refuses
+      await waitUntil("the admission policy to refuse", async () =>
+        core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: "frozen-keys" } } }).then(
+          async () => {
+            await core.deleteNamespacedSecret({ name: "frozen-keys", namespace: ns.name });
+            return false;
+          },
+          () => true,
+        ),
+      );
+      await api.create(ns.name, "frozen", { secretName: "frozen-keys" });
+      const failed = await waitForCondition(kc, ns.name, "frozen", {
+        status: "False",
+        reason: "SecretWriteFailed",
+      });
+      const message = readyCondition(failed)?.message ?? "";
+      console.log(`# Ready=False SecretWriteFailed: ${message}`);
+      assert.match(
+        message,
+        /^writing Secret frozen-keys failed: HTTP 422 Invalid: .*secrets are frozen for the change window\. The keys it holds stay in force; retrying\.$/,
+      );
+      const metrics = await fetch(`http://${metricsAddress(controller)}/metrics`).then((r) => r.text());
+      const counted = new RegExp(
+        `^ticketkeys_secret_write_failures_total\\{namespace="${ns.name}",policy="frozen"\\} ([0-9]+)$`,
+        "m",
+      ).exec(metrics);
+      assert.ok(Number(counted?.[1] ?? 0) >= 1, "ticketkeys_secret_write_failures_total counts it");
+      await waitUntil("a SecretWriteFailed warning", async () =>
+        (await eventsFor(kc, ns.name, "frozen")).some(
+          (e) => e.reason === "SecretWriteFailed" && e.type === "Warning",
+        ),
+      );
+    } finally {
+      await admission.deleteValidatingAdmissionPolicyBinding({ name: vapName });
+      await admission.deleteValidatingAdmissionPolicy({ name: vapName });
+    }
+    // the write goes through at a retry (backoff), and the policy is Ready again
+    await waitForCondition(kc, ns.name, "frozen", { status: "True", reason: "KeysCurrent" }, 60_000);
   });
 
   it("revokes every key when the revoke annotation changes", async () => {

@@ -15,7 +15,7 @@ export function previousStatus(policy: PolicyObject): PolicyStatus {
  * event is recorded when the message is new (not at each retry of the same failure).
  */
 export function failure(
-  { policy, prior, now }: Context,
+  { policy, prior, now }: Pick<Context, "policy" | "prior" | "now">,
   reason: string,
   message: string,
   secretName?: string,
