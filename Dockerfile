@@ -33,7 +33,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/bin/ ./bin/
 COPY --from=build /app/dist/bin/ ./dist/bin/
-RUN ln -s /app/bin/ticket-key-operator.js /usr/local/bin/ticket-key-operator
+RUN ln -s /app/bin/ticket-key-operator.mjs /usr/local/bin/ticket-key-operator
 # A numeric non-root user (Kubernetes can verify runAsNonRoot only for numeric ids).
 USER 65532:65532
 # /metrics and /healthz, /readyz

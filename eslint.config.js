@@ -34,5 +34,5 @@ export default tseslint.config(
     files: ["test/**/*.ts", "harness/**/*.ts", "bench/**/*.ts", "demo/**/*.ts"],
     rules: { "@typescript-eslint/no-non-null-assertion": "off" },
   },
-  { files: ["**/*.js"], ...tseslint.configs.disableTypeChecked },
+  { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

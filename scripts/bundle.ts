@@ -1,11 +1,12 @@
 /**
  * Bundles the `ticket-key-operator` command (src/cli.ts and every dependency) into minified ES
  * modules: dist/bin/ticket-key-operator.mjs and the chunks it imports (dist/bin/chunks/), with
- * their source maps and THIRD_PARTY_NOTICES.txt. This is what the image runs and what `bin` names: a few modules instead of
+ * their source maps and THIRD_PARTY_NOTICES.txt. This is what the image runs (through the package's
+ * bin, bin/ticket-key-operator.mjs, which runs it wherever src/ is absent): a few modules instead of
  * ~1,100 (the API client alone ships 25 MB of JavaScript in 1,033 files) start faster and keep
  * ~50 MB less resident (bench/README.md). The chunks split along the command's dynamic imports:
  * a sidecar reading a mounted directory never loads the API client. The library entry points
- * (`.` and `./sidecar`) stay the per-file output of tsc.
+ * (`.`, `./consumer` and its alias `./sidecar`) stay the per-file output of tsc.
  *
  *   node scripts/bundle.ts [--outdir DIR]
  */

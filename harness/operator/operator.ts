@@ -13,10 +13,26 @@ import { group, plural, version } from "../../src/api/names.ts";
 import type { PolicySpecInput, PolicyStatus } from "../../src/api/policy.ts";
 import { waitUntil } from "../cluster/kube.ts";
 
+/**
+ * The client serializes a CRD through its model, which knows the `x-kubernetes-*` schema keywords
+ * only by their TypeScript names (`x_kubernetes_validations`): given the JSON names it would drop
+ * the CEL rules and list types silently.
+ */
+function withModelNames(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withModelNames);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k.startsWith("x-kubernetes-") ? k.replaceAll("-", "_") : k,
+      k === "default" || k === "enum" ? v : withModelNames(v),
+    ]),
+  );
+}
+
 export async function installCrd(kc: k8s.KubeConfig): Promise<void> {
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   await objects.patch(
-    policyCrd(),
+    withModelNames(policyCrd()) as k8s.KubernetesObject,
     undefined,
     undefined,
     "tko-tests",

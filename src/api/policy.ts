@@ -163,6 +163,11 @@ export const policyStatusSchema = z
     keys: z.array(keyStatusSchema).optional(),
     lastRotationTime: time.optional(),
     nextRotationTime: time.optional(),
+    ringIssuedAt: time
+      .optional()
+      .describe(
+        "issuedAt of the last ring the controller wrote: a ring.json issued before it is a replay (a backup, a re-applied copy) and is never continued from.",
+      ),
   })
   .describe("What the controller observed and did. Never contains key bytes.");
 export type PolicyStatus = z.infer<typeof policyStatusSchema>;

@@ -13,7 +13,7 @@ import type { Registry } from "prom-client";
 
 /** Options every consumer takes. */
 export interface ConsumerOptions {
-  /** A pino logger; default one named "ticket-key-operator/sidecar" on stdout. */
+  /** A pino logger; default one named "ticket-key-operator/consumer" on stdout. */
   log?: Logger;
   /** Where the metrics are registered; default a new Registry (see `metrics.registry`). */
   registry?: Registry;

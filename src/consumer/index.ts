@@ -1,5 +1,5 @@
 /**
- * ticket-key-operator/sidecar: shares a TicketKeyPolicy's session ticket keys with Node.js TLS
+ * ticket-key-operator/consumer (also exported as ticket-key-operator/sidecar, its first name): shares a TicketKeyPolicy's session ticket keys with Node.js TLS
  * servers (tls, https, http2), hot, from the Kubernetes API or a mounted Secret directory.
  *
  * - single-key mode, `shareTicketKeys(server, { kubernetes: { namespace, name } })`: the server's

@@ -5,8 +5,8 @@ export type { Logger };
 
 let shared: Logger | undefined;
 
-/** One pino logger for the process ("ticket-key-operator/sidecar", level from LOG_LEVEL or info). */
+/** One pino logger for the process ("ticket-key-operator/consumer", level from LOG_LEVEL or info). */
 export function defaultLogger(): Logger {
-  shared ??= createLogger({ name: "ticket-key-operator/sidecar" });
+  shared ??= createLogger({ name: "ticket-key-operator/consumer" });
   return shared;
 }

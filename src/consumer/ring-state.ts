@@ -2,9 +2,9 @@
  * The last good ring of one source, and the validation of every update against it. An update is
  * rejected when ring.json is malformed or truncated (parseRing), or when it looks tampered with:
  * a key name already seen with a different seed, a ring issued before the one in force (its
- * `issuedAt`; once a ring with `issuedAt` is held, one without it is a replay too), every key
- * older than the active one (a replayed ring of an older controller), or no key active at this
- * consumer's clock. A rejection never replaces the last good
+ * `issuedAt`) or further ahead of this consumer's clock than the tolerated skew, every key older
+ * than the active one (a replayed ring, the check left for rings without `issuedAt`: an older or
+ * rolled-back controller's), or no key active at this consumer's clock. A rejection never replaces the last good
  * ring, and its reason never contains key bytes (at most a key id, see keyId).
  */
 import { createHash } from "node:crypto";
@@ -91,10 +91,8 @@ export class RingState {
   /** A ring issued before the one in force (docs/design.md#ringjson): a restored or re-applied copy. */
   #replayed(ring: Ring, serialized: string): string | undefined {
     const held = this.#current?.issuedAt;
-    if (held === undefined) return undefined;
-    if (ring.issuedAt === undefined) {
-      return `replayed update: the ring has no issuedAt, the ring in force was issued at ${formatInstant(held)}`;
-    }
+    // Without both instants (a ring of an older or rolled-back controller) the later checks judge.
+    if (held === undefined || ring.issuedAt === undefined) return undefined;
     if (ring.issuedAt < held) {
       return `replayed update: issued at ${formatInstant(ring.issuedAt)}, before the ring in force (${formatInstant(held)})`;
     }
@@ -124,6 +122,9 @@ export class RingState {
     if (activeKey(ring, now + this.#maxClockSkewMs) === undefined) {
       const first = Math.min(...ring.keys.map((key) => key.activeFrom));
       return `no usable active key: the first key starts in ${Math.round((first - now) / 1000)} s (a clock far behind, or a forged ring)`;
+    }
+    if (ring.issuedAt !== undefined && ring.issuedAt > now + this.#maxClockSkewMs) {
+      return `no usable ring: issued at ${formatInstant(ring.issuedAt)}, ahead of this clock by more than ${Math.round(this.#maxClockSkewMs / 1000)} s`;
     }
     return undefined;
   }

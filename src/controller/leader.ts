@@ -44,7 +44,8 @@ export class LeaderElector {
 
   /** `api`: the cluster's KubeConfig, or a client of its Lease API. */
   constructor(api: k8s.KubeConfig | LeaseClient, options: LeaderElectionOptions) {
-    this.api = api instanceof k8s.KubeConfig ? api.makeApiClient(k8s.CoordinationV1Api) : api;
+    // A KubeConfig (duck-typed: the caller's copy of client-node may not be this one) or a client.
+    this.api = "makeApiClient" in api ? api.makeApiClient(k8s.CoordinationV1Api) : api;
     this.options = options;
     this.clock = options.clock ?? keepAliveClock;
   }

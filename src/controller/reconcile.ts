@@ -62,6 +62,6 @@ export function reconcile(observed: Observed): Outcome {
     status: readyStatus(ctx, target, scheduled),
     events: [found.lost, scheduled.event, drift].filter((event) => event !== undefined),
     requeueAt: scheduled.next.nextWake,
-    held: { ring: scheduled.next.ring, handled: tokens.handled },
+    held: { secretName: target.secretName, ring: scheduled.next.ring, handled: tokens.handled },
   };
 }

@@ -25,6 +25,11 @@ export interface ScheduleInput {
   rotate?: boolean;
   /** A new `ticketkeys.dev/revoke` token: discard every key now. */
   revoke?: boolean;
+  /**
+   * The issuedAt of the last ring written, when the previous ring does not carry it (a deleted
+   * Secret, a broken or replayed ring.json): the new ring is issued after it.
+   */
+  issuedAfter?: number | undefined;
 }
 
 export interface ScheduleResult {
@@ -78,11 +83,10 @@ function result(
   spec: ScheduleSpec,
   now: number,
   previous: Ring | undefined,
+  issuedAfter = Number.NEGATIVE_INFINITY,
 ): ScheduleResult {
-  const issuedAt =
-    change === "none"
-      ? previous?.issuedAt
-      : Math.max(now, (previous?.issuedAt ?? Number.NEGATIVE_INFINITY) + 1);
+  const floor = Math.max(previous?.issuedAt ?? Number.NEGATIVE_INFINITY, issuedAfter);
+  const issuedAt = change === "none" ? previous?.issuedAt : Math.max(now, floor + 1);
   const ring = issuedAt === undefined ? { keys } : { keys, issuedAt };
   return { ring, change, nextWake: wakeAfter(ring, spec, now) };
 }
@@ -103,16 +107,19 @@ function result(
 export function nextRing(input: ScheduleInput): ScheduleResult {
   const { previous, spec, now, random } = input;
   checkInput(spec, now);
-  if (input.revoke === true) return result(freshRing(spec, now, random), "revoked", spec, now, previous);
-  if (previous === undefined) return result(freshRing(spec, now, random), "generated", spec, now, previous);
+  if (input.revoke === true)
+    return result(freshRing(spec, now, random), "revoked", spec, now, previous, input.issuedAfter);
+  if (previous === undefined)
+    return result(freshRing(spec, now, random), "generated", spec, now, previous, input.issuedAfter);
   const before = [...previous.keys].sort((a, b) => a.activeFrom - b.activeFrom);
   if (activeKey(previous, now) === undefined) {
     // No key has started by this clock: a clock behind the ring's writer waits for it (a new
     // ring would encrypt at once, without the pending stage); a ring that starts further ahead
     // than any clock skew cannot be used and is replaced.
     const first = before[0]?.activeFrom ?? Number.POSITIVE_INFINITY;
-    if (first - now <= maxClockBehindMs) return result(before, "none", spec, now, previous);
-    return result(freshRing(spec, now, random), "generated", spec, now, previous);
+    if (first - now <= maxClockBehindMs)
+      return result(before, "none", spec, now, previous, input.issuedAfter);
+    return result(freshRing(spec, now, random), "generated", spec, now, previous, input.issuedAfter);
   }
   let keys = purgeExpired(before, now);
   const purged = keys.length !== before.length;
@@ -132,11 +139,11 @@ export function nextRing(input: ScheduleInput): ScheduleResult {
   const count = spec.retiredKeys + 2;
   if (rotated) {
     keys = pad(trimRetired(keys, spec.retiredKeys, now), count, spec, now, random);
-    return result(keys, "rotated", spec, now, previous);
+    return result(keys, "rotated", spec, now, previous, input.issuedAfter);
   }
   if (purged) {
     keys = pad(keys, Math.min(count, before.length), spec, now, random);
-    return result(keys, "purged", spec, now, previous);
+    return result(keys, "purged", spec, now, previous, input.issuedAfter);
   }
-  return result(before, "none", spec, now, previous);
+  return result(before, "none", spec, now, previous, input.issuedAfter);
 }

@@ -32,6 +32,11 @@ export function sidecarMetrics(registry = new Registry()) {
       help: "When the server last confirmed the current keys (Unix time).",
       registers: [registry],
     }),
+    lastRing: new Gauge({
+      name: "ticketkeys_sidecar_last_ring_timestamp_seconds",
+      help: "When the source last delivered a new ring (Unix time): older than one interval means the sidecar misses rotations.",
+      registers: [registry],
+    }),
     inSync: new Gauge({
       name: "ticketkeys_sidecar_in_sync",
       help: "1 when the last update succeeded (the server holds the ring's current keys), 0 while retrying.",

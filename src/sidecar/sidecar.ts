@@ -23,11 +23,13 @@ export class Sidecar {
   readonly updater: Updater;
   readonly #options: SidecarOptions;
   readonly #clock: RingClock;
+  readonly #now: () => number;
   #resync: NodeJS.Timeout | undefined;
 
   constructor(options: SidecarOptions) {
     this.#options = options;
     const clock = options.clock ?? systemClock;
+    this.#now = () => clock.now();
     this.updater = new Updater({ ...options, clock });
     this.#clock = new RingClock({ clock });
     this.#clock.on("change", (view) => {
@@ -53,6 +55,7 @@ export class Sidecar {
     source.on("rejected", () => metrics.failures.inc({ kind: "ring-rejected" }));
     source.on("error", () => metrics.failures.inc({ kind: "source" }));
     const ring = await source.start();
+    metrics.lastRing.set(this.#now() / 1000);
     this.#clock.update(ring);
     const resyncMs = this.#options.resyncMs ?? 60_000;
     if (resyncMs > 0) {
@@ -73,6 +76,7 @@ export class Sidecar {
   }
 
   readonly #onRing = (ring: Ring): void => {
+    this.#options.metrics.lastRing.set(this.#now() / 1000);
     this.#clock.update(ring);
   };
 }

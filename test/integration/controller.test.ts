@@ -161,9 +161,14 @@ describe("controller", { concurrency: true }, () => {
   });
 
   it("reports an invalid spec that the CRD accepts, naming the field, and leaves the Secret alone", async () => {
-    await api.create(ns.name, "bad", { rotationInterval: "5s" });
+    // Within the CRD's pattern and range, but not a whole number of milliseconds: the CRD (and its
+    // CEL rules) admit it, the controller does not.
+    await api.create(ns.name, "bad", { rotationInterval: "10.0001s" });
     const bad = await waitForCondition(kc, ns.name, "bad", { status: "False", reason: "InvalidSpec" });
-    assert.match(readyCondition(bad)?.message ?? "", /spec\.rotationInterval/);
+    assert.match(
+      readyCondition(bad)?.message ?? "",
+      /spec\.rotationInterval: .*not a whole number of milliseconds/,
+    );
     await assert.rejects(
       core.readNamespacedSecret({ name: "bad", namespace: ns.name }),
       (e: unknown) => e instanceof k8s.ApiException && e.code === 404,
@@ -172,11 +177,16 @@ describe("controller", { concurrency: true }, () => {
     await api.create(ns.name, "later-bad", { rotationInterval: "1h" });
     await waitForCondition(kc, ns.name, "later-bad", { status: "True" });
     const before = await core.readNamespacedSecret({ name: "later-bad", namespace: ns.name });
-    await api.patch(ns.name, "later-bad", {
-      spec: { secretTemplate: { labels: { "ticketkeys.dev/policy": "x" } } },
-    });
+    // what the CRD's rules refuse never reaches the controller
+    await assert.rejects(
+      api.patch(ns.name, "later-bad", {
+        spec: { secretTemplate: { labels: { "ticketkeys.dev/policy": "x" } } },
+      }),
+      (e: unknown) => e instanceof k8s.ApiException && e.code === 422,
+    );
+    await api.patch(ns.name, "later-bad", { spec: { rotationInterval: "1h0.0001s" } });
     const p = await waitForCondition(kc, ns.name, "later-bad", { status: "False", reason: "InvalidSpec" });
-    assert.match(readyCondition(p)?.message ?? "", /spec\.secretTemplate\.labels/);
+    assert.match(readyCondition(p)?.message ?? "", /spec\.rotationInterval/);
     const afterSecret = await core.readNamespacedSecret({ name: "later-bad", namespace: ns.name });
     assert.equal(afterSecret.metadata?.resourceVersion, before.metadata?.resourceVersion);
     assert.ok(

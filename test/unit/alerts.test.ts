@@ -94,6 +94,7 @@ describe("the chart's PrometheusRule", { skip: process.env["CI"] === "true" ? fa
       alerts.map((a) => a.alert),
       [
         "TicketKeyRotationOverdue",
+        "TicketKeyControllerNotLeading",
         "TicketKeyPolicyNotReady",
         "TicketKeyReconcileErrors",
         "TicketKeyConsumerStale",

@@ -113,6 +113,11 @@ export class KubernetesRingSource extends BaseRingSource {
       this.reject(`${this.description} is not a key ring Secret of the operator: ${foreign}`);
       return;
     }
+    if (Object.keys(secret.data ?? {}).length === 0) {
+      // The operator creates the Secret empty, then applies its data: not written yet.
+      this.log.debug("the Secret has no data yet; waiting for it");
+      return;
+    }
     const dataKey = this.#options.dataKey ?? ringDataKey;
     const encoded = secret.data?.[dataKey];
     if (encoded === undefined) {

@@ -1,5 +1,6 @@
 /** The Ready condition and the rest of the status, for a failure and for a ring that is current. */
 import { policyStatusSchema, type PolicyObject, type PolicyStatus } from "../../api/policy.ts";
+import { formatInstant } from "../../core/ring-schema.ts";
 import { readyCondition, withCondition } from "../status.ts";
 import type { Scheduled } from "./schedule.ts";
 import type { Context, Outcome, Target } from "./types.ts";
@@ -46,6 +47,10 @@ export function readyStatus(
       keys: view.keys,
       lastRotationTime: view.lastRotationTime,
       nextRotationTime: suspended ? undefined : view.nextRotationTime,
+      ringIssuedAt:
+        scheduled.next.ring.issuedAt === undefined
+          ? prior.ringIssuedAt
+          : formatInstant(scheduled.next.ring.issuedAt),
     },
     suspended
       ? readyCondition(

@@ -1,5 +1,5 @@
 /** The steps that can end a reconcile before any key is looked at: the spec, then ownership. */
-import { parseSpec } from "../../api/policy.ts";
+import { maxPolicyNameLength, parseSpec } from "../../api/policy.ts";
 import { ownedBy } from "../ownership.ts";
 import { failure } from "./condition.ts";
 import type { Context, Stop, Target } from "./types.ts";
@@ -9,6 +9,11 @@ export const conflictRecheckMs = 30_000;
 
 /** An invalid spec stops here (InvalidSpec naming the fields); it is retried when the policy changes. */
 export function checkSpec(ctx: Context): Target | Stop {
+  if (ctx.policy.metadata.name.length > maxPolicyNameLength) {
+    // The CRD refuses such a name; one admitted before that rule existed is reported here.
+    const message = `metadata.name: must be at most ${maxPolicyNameLength} characters (it is the value of the Secret's ticketkeys.dev/policy label); recreate the policy under a shorter name`;
+    return { stop: failure(ctx, "InvalidSpec", message) };
+  }
   const parsed = parseSpec(ctx.policy.spec);
   if (!parsed.ok) return { stop: failure(ctx, "InvalidSpec", parsed.message) };
   return { spec: parsed.spec, secretName: parsed.spec.secretName ?? ctx.policy.metadata.name };

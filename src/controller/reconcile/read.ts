@@ -12,9 +12,10 @@ import {
   rotateAnnotation,
   rotateHandledAnnotation,
 } from "../../api/names.ts";
-import { formatInstant } from "../../core/ring-schema.ts";
+import { formatInstant, parseInstant } from "../../core/ring-schema.ts";
+import { maxClockBehindMs } from "../../core/schedule.ts";
 import { parseRing, RingFormatError, serializeRing, type Ring } from "../../core/ring.ts";
-import type { Context, PolicyEvent, Target } from "./types.ts";
+import type { Context, HeldRing, PolicyEvent, Target } from "./types.ts";
 
 export interface FoundRing {
   /** The ring to continue from; undefined: a fresh one is made. */
@@ -25,6 +26,8 @@ export interface FoundRing {
   restored?: PolicyEvent | undefined;
   /** The tokens recorded as handled (the Secret's annotations, or the held ones when it is gone). */
   recorded: Record<string, string>;
+  /** The status's watermark (status.ringIssuedAt): a new ring is issued after it. */
+  issuedAfter: number | undefined;
 }
 
 function decodeRing(secret: V1Secret): Ring {
@@ -59,40 +62,71 @@ function notIssuedAfter(ring: Ring, held: Ring): string | undefined {
   return `edited: other keys or instants under the operator's issuedAt (${mine})`;
 }
 
-export function readRing({ secret, prior, held }: Context, { secretName }: Target): FoundRing {
+/** The status's watermark: issuedAt of the last ring written, whoever wrote it (epoch ms). */
+function watermark(prior: Context["prior"]): number | undefined {
+  const at = prior.ringIssuedAt === undefined ? Number.NaN : parseInstant(prior.ringIssuedAt);
+  return Number.isNaN(at) ? undefined : at;
+}
+
+/**
+ * Why a ring read from the Secret cannot be continued from by a controller that holds none: it
+ * was issued before the status's watermark (a replay), or further ahead than any clock skew.
+ */
+function unusable(ring: Ring, issuedAfter: number | undefined, now: number): string | undefined {
+  if (ring.issuedAt === undefined) return undefined; // an older controller's ring
+  if (issuedAfter !== undefined && ring.issuedAt < issuedAfter) {
+    return `was replaced by a ring issued at ${formatInstant(ring.issuedAt)}, before the last one the operator wrote (${formatInstant(issuedAfter)})`;
+  }
+  if (ring.issuedAt > now + maxClockBehindMs) {
+    return `holds a ring issued at ${formatInstant(ring.issuedAt)}, ahead of this clock by more than any skew`;
+  }
+  return undefined;
+}
+
+export function readRing({ secret, prior, held: heldAny, now }: Context, { secretName }: Target): FoundRing {
   const annotations = secret?.metadata?.annotations ?? {};
+  // A ring held for another Secret (spec.secretName changed) says nothing of this one.
+  const held = heldAny?.secretName === secretName ? heldAny : undefined;
+  const issuedAfter = watermark(prior);
+  const restore = (from: HeldRing, why: string, recorded: Record<string, string>): FoundRing => ({
+    ring: from.ring,
+    lost: undefined,
+    restored: restoredBecause(why),
+    recorded,
+    issuedAfter,
+  });
   if (secret === undefined) {
-    if (held !== undefined) {
-      return {
-        ring: held.ring,
-        lost: undefined,
-        restored: restoredBecause(`Secret ${secretName} was deleted`),
-        recorded: held.handled,
-      };
-    }
-    // No Secret: the first ring, or (when status lists keys) the Secret was deleted.
-    const lost = (prior.keys?.length ?? 0) > 0 ? regenerated(`Secret ${secretName} was deleted`) : undefined;
-    return { ring: undefined, lost, recorded: {} };
+    const why = `Secret ${secretName} was deleted`;
+    // No Secret: the first ring (also after a change of spec.secretName), or it was deleted.
+    const deleted = (prior.keys?.length ?? 0) > 0 && prior.secretName === secretName;
+    if (held !== undefined) return restore(held, why, held.handled);
+    return { ring: undefined, lost: deleted ? regenerated(why) : undefined, recorded: {}, issuedAfter };
   }
   let ring: Ring;
   try {
     ring = decodeRing(secret);
   } catch (err) {
     const why = `${ringDataKey} in Secret ${secretName} is invalid (${err instanceof RingFormatError ? err.message : "unreadable"})`;
-    if (held !== undefined)
-      return { ring: held.ring, lost: undefined, restored: restoredBecause(why), recorded: annotations };
-    return { ring: undefined, lost: regenerated(why), recorded: annotations };
+    if (held !== undefined) return restore(held, why, annotations);
+    return { ring: undefined, lost: regenerated(why), recorded: annotations, issuedAfter };
   }
-  const replaced = held === undefined ? undefined : notIssuedAfter(ring, held.ring);
-  if (held !== undefined && replaced !== undefined) {
+  if (held !== undefined) {
+    const replaced = notIssuedAfter(ring, held.ring);
+    if (replaced !== undefined) {
+      return restore(held, `${ringDataKey} in Secret ${secretName} was ${replaced}`, annotations);
+    }
+    return { ring, lost: undefined, recorded: annotations, issuedAfter };
+  }
+  const why = unusable(ring, issuedAfter, now);
+  if (why !== undefined) {
     return {
-      ring: held.ring,
-      lost: undefined,
-      restored: restoredBecause(`${ringDataKey} in Secret ${secretName} was ${replaced}`),
+      ring: undefined,
+      lost: regenerated(`${ringDataKey} in Secret ${secretName} ${why}`),
       recorded: annotations,
+      issuedAfter,
     };
   }
-  return { ring, lost: undefined, recorded: annotations };
+  return { ring, lost: undefined, recorded: annotations, issuedAfter };
 }
 
 export interface Tokens {

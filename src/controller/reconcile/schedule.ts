@@ -56,6 +56,7 @@ export function scheduleRing(ctx: Context, target: Target, found: FoundRing, tok
     random: ctx.random,
     rotate: tokens.rotate,
     revoke: tokens.revoke,
+    issuedAfter: found.issuedAfter,
   });
   const view = ringStatus(next.ring, ctx.now);
   return { next, view, event: changeEvent(next, view, found, tokens, secretName) };

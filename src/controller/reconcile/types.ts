@@ -16,6 +16,8 @@ export interface PolicyEvent {
  * broken or deleted ring.json is replaced by it instead of being trusted or regenerated.
  */
 export interface HeldRing {
+  /** the Secret it is in (after a change of spec.secretName, the new Secret starts afresh) */
+  secretName: string;
   ring: Ring;
   handled: Record<string, string>;
 }

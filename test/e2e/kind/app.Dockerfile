@@ -6,7 +6,7 @@
 ARG OPERATOR_IMAGE=ticket-key-operator:e2e
 FROM ${OPERATOR_IMAGE}
 # TypeScript sources run by Node 24's type stripping: the example may import the package
-# ("ticket-key-operator/sidecar", resolved to /app/dist by self-reference) or src/ directly.
+# ("ticket-key-operator/consumer", resolved to /app/dist by self-reference) or src/ directly.
 COPY src/ /app/src/
 COPY examples/node-server/ /app/examples/node-server/
 COPY test/e2e/kind/client.ts /app/e2e/client.ts

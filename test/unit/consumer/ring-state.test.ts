@@ -102,9 +102,12 @@ describe("RingState", () => {
       rejected(state, serializeRing(second), t0 + 2 * hour + 3000),
       /^replayed update: issued at \S+Z, before the ring in force \(\S+Z\)$/,
     );
-    // a copy without issuedAt (as an older controller wrote it) once one with it is held
-    const unstamped: Ring = { keys: second.keys };
-    assert.match(rejected(state, serializeRing(unstamped), t0 + 2 * hour + 3000), /the ring has no issuedAt/);
+    // issued further ahead than the tolerated clock skew
+    const future = serializeRing({ ...fourth, issuedAt: t0 + 2 * hour + 3000 + 6 * 60_000 });
+    assert.match(
+      rejected(state, future, t0 + 2 * hour + 3000),
+      /^no usable ring: issued at \S+Z, ahead of this clock by more than 300 s$/,
+    );
     // other keys under the very issuedAt of the ring in force
     const forged = serializeRing({ ...fourth, issuedAt: third.issuedAt });
     assert.match(
@@ -132,6 +135,12 @@ describe("RingState", () => {
     assert.deepEqual(state.current, unstamped(fourth));
     // and a newer controller's ring is taken after it
     assert.ok(state.accept(serializeRing(fourth), t0 + 3 * hour + 4000).accepted);
+    // a controller rolled back (rings without issuedAt again): its current ring is taken, an older one is not
+    assert.ok(state.accept(serializeRing(unstamped(fourth)), t0 + 3 * hour + 5000).accepted);
+    assert.match(
+      rejected(state, serializeRing(unstamped(first)), t0 + 3 * hour + 6000),
+      /every key is older/,
+    );
   });
 
   it("rejects a ring with no usable active key (every key far in the future)", () => {
@@ -142,7 +151,13 @@ describe("RingState", () => {
       rejected(state, serializeRing(first), start - hour),
       /no usable active key: the first key starts in 3600 s/,
     );
-    // Within the tolerated skew the ring is taken (the earliest key serves until its start).
-    assert.ok(state.accept(serializeRing(first), start - 30_000).accepted);
+    // Within the tolerated skew the ring is taken (the earliest key serves until its start); its
+    // issuedAt (an interval after that start) is then too far ahead of this clock: without it
+    // the keys alone are judged.
+    assert.ok(state.accept(serializeRing({ keys: first.keys }), start - 30_000).accepted);
+    assert.match(
+      rejected(new RingState({ maxClockSkewMs: 60_000 }), serializeRing(first), start - 30_000),
+      /no usable ring: issued at/,
+    );
   });
 });

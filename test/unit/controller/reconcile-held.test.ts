@@ -15,7 +15,7 @@ import { intent, live, policy, reconcileSeed, t0, writtenRing } from "./fixtures
 
 const written = writtenRing(t0);
 const now = t0 + 20 * minute;
-const held: HeldRing = { ring: written, handled: {} };
+const held: HeldRing = { secretName: "web", ring: written, handled: {} };
 const secretOf = (ring: Ring): V1Secret => live(intent(ring, t0));
 
 function run(
@@ -51,7 +51,7 @@ describe("reconcile with the ring the controller holds", () => {
   it("a revoke token handled before the Secret was deleted is not acted on again", () => {
     const token = { [revokeAnnotation]: "incident-7" };
     const { events, ring, outcome } = run(undefined, {
-      held: { ring: written, handled: { [revokeHandledAnnotation]: "incident-7" } },
+      held: { secretName: "web", ring: written, handled: { [revokeHandledAnnotation]: "incident-7" } },
       annotations: token,
     });
     assert.deepEqual(events, [restoredMessage("Secret web was deleted")]);
@@ -111,5 +111,76 @@ describe("reconcile with the ring the controller holds", () => {
     });
     assert.ok(!trusted.events.some((e) => e.reason === "RingRestored"));
     assert.equal(serializeRing(trusted.held!.ring), serializeRing(older));
+  });
+
+  it("a changed spec.secretName starts the new Secret with a first ring, not the held one", () => {
+    const outcome = reconcile({
+      policy: policy({ secretName: "web-v2" }, { status: { secretName: "web", keys: [] } }),
+      secret: undefined,
+      held,
+      now,
+      random: seededRandom(reconcileSeed),
+    });
+    assert.deepEqual(
+      outcome.events.map((e) => e.reason),
+      ["Generated"],
+    );
+    const ring = parseRing(Buffer.from(outcome.secret!.data![ringDataKey]!, "base64"));
+    assert.ok(!ring.keys.some((k) => written.keys.some((w) => w.name.equals(k.name))), "new keys");
+  });
+});
+
+describe("reconcile with nothing held (after a start or a change of leader)", () => {
+  const watermarked = (ring: Ring) =>
+    policy(
+      {},
+      { status: { secretName: "web", ringIssuedAt: new Date(ring.issuedAt!).toISOString(), keys: [] } },
+    );
+  const fresh = (secret: V1Secret | undefined, status: Ring, at = now) =>
+    reconcile({ policy: watermarked(status), secret, now: at, random: seededRandom(reconcileSeed) });
+
+  it("a ring issued before status.ringIssuedAt (a copy put back meanwhile) is not continued from", () => {
+    const older = writtenRing(t0 - 30 * minute);
+    const outcome = fresh(secretOf(older), written);
+    assert.equal(outcome.events.length, 1);
+    assert.match(
+      outcome.events[0]!.message,
+      /^ring\.json in Secret web was replaced by a ring issued at \S+Z, before the last one the operator wrote \(\S+Z\): generated a fresh key ring/,
+    );
+    const ring = parseRing(Buffer.from(outcome.secret!.data![ringDataKey]!, "base64"));
+    assert.ok(
+      !ring.keys.some((k) => older.keys.some((o) => o.name.equals(k.name))),
+      "none of the replayed keys",
+    );
+    assert.ok(ring.issuedAt! > written.issuedAt!, "issued after the watermark");
+    assert.equal(
+      outcome.status.ringIssuedAt,
+      new Date(ring.issuedAt!).toISOString(),
+      "the watermark moves on",
+    );
+  });
+
+  it("a fresh ring after a deletion is issued after the watermark, even with this clock behind it", () => {
+    const behind = written.issuedAt! - 2 * minute;
+    const outcome = fresh(undefined, written, behind);
+    const ring = parseRing(Buffer.from(outcome.secret!.data![ringDataKey]!, "base64"));
+    assert.equal(ring.issuedAt, written.issuedAt! + 1, "consumers holding the last ring take it");
+  });
+
+  it("a ring issued further ahead than any clock skew is not continued from", () => {
+    const ahead: Ring = { ...written, issuedAt: now + 6 * minute };
+    const outcome = fresh(secretOf(ahead), written);
+    assert.match(outcome.events[0]!.message, /ahead of this clock by more than any skew/);
+  });
+
+  it("a name longer than 63 characters (admitted before the CRD's rule) is InvalidSpec", () => {
+    const long = policy();
+    long.metadata.name = "n".repeat(64);
+    const outcome = reconcile({ policy: long, secret: undefined, now, random: seededRandom(reconcileSeed) });
+    const ready = outcome.status.conditions?.find((c) => c.type === "Ready");
+    assert.ok(ready);
+    assert.equal(ready.reason, "InvalidSpec");
+    assert.match(ready.message, /^metadata\.name: must be at most 63 characters/);
+    assert.equal(outcome.secret, undefined);
   });
 });

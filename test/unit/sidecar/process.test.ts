@@ -59,6 +59,8 @@ describe("the sidecar process", () => {
       assert.equal(await sidecar.metric("ticketkeys_sidecar_updates_total", { server: "files" }), 1);
       assert.equal(await sidecar.metric("ticketkeys_sidecar_active_key_info", { key_id: keyId(active) }), 1);
       assert.equal(await sidecar.metric("ticketkeys_sidecar_in_sync"), 1);
+      const lastRing = await sidecar.metric("ticketkeys_sidecar_last_ring_timestamp_seconds");
+      assert.ok(Math.abs(lastRing - Date.now() / 1000) < 60, "the new ring's arrival time");
       assert.match(await sidecar.metrics(), /process_resident_memory_bytes/);
       assert.deepEqual(findLeaks(sidecar.lines, keyNeedles(ring.keys)), []);
     } finally {
