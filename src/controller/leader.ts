@@ -4,8 +4,12 @@
  * its record has not changed for leaseDuration as measured on the candidate's own clock (so
  * clock skew between nodes does not matter); every write uses the Lease's resourceVersion, so
  * two candidates can never both win. The leader renews every retryPeriod and gives up when it
- * could not renew within renewDeadline. release() empties the holder so a successor need not
- * wait for expiry.
+ * could not renew within renewDeadline. Every attempt (read, then create or replace) has a
+ * deadline: a leader's renewal may take only the time left until its renewDeadline, a candidate's
+ * attempt at most `requestTimeoutMs`. A request that hangs (an API or etcd stalled, a partition)
+ * counts as a failed attempt, so a leader that cannot renew steps down by its renewDeadline
+ * instead of acting on while another replica takes over. release() empties the holder so a
+ * successor need not wait for expiry.
  */
 import * as k8s from "@kubernetes/client-node";
 
@@ -18,8 +22,15 @@ export interface LeaderElectionOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** How long one attempt may take before it counts as failed; default renewDeadlineMs. */
+  requestTimeoutMs?: number;
   /** Default keepAliveClock (real time). */
   clock?: Clock;
+}
+
+/** An attempt that took longer than requestTimeoutMs (its request may still complete later). */
+export class LeaseRequestTimeout extends Error {
+  override readonly name = "LeaseRequestTimeout";
 }
 
 /** The Lease calls the elector makes (those of CoordinationV1Api). */
@@ -38,6 +49,7 @@ export class LeaderElector {
   private readonly api: LeaseClient;
   private readonly options: LeaderElectionOptions;
   private readonly clock: Clock;
+  private readonly requestTimeoutMs: number;
   private observed: { resourceVersion: string; at: number } | undefined;
   private leading = false;
   private stopped = false;
@@ -48,6 +60,21 @@ export class LeaderElector {
     this.api = "makeApiClient" in api ? api.makeApiClient(k8s.CoordinationV1Api) : api;
     this.options = options;
     this.clock = options.clock ?? keepAliveClock;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? options.renewDeadlineMs;
+  }
+
+  /** One attempt, bounded by `ms`: a hung request is a failed attempt. */
+  private attempt(callbacks: LeaderCallbacks, ms = this.requestTimeoutMs): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const cancel = this.clock.schedule(() => {
+        callbacks.onError?.(new LeaseRequestTimeout(`the Lease request took longer than ${ms} ms`));
+        resolve(false);
+      }, ms);
+      void this.tryAcquireOrRenew(callbacks).then((won) => {
+        cancel();
+        resolve(won);
+      });
+    });
   }
 
   private get isStopped(): boolean {
@@ -62,7 +89,7 @@ export class LeaderElector {
   async run(callbacks: LeaderCallbacks): Promise<void> {
     const { retryPeriodMs, renewDeadlineMs } = this.options;
     while (!this.stopped && !this.leading) {
-      if (await this.tryAcquireOrRenew(callbacks)) {
+      if (await this.attempt(callbacks)) {
         this.leading = true;
         callbacks.onStartedLeading();
         break;
@@ -73,7 +100,8 @@ export class LeaderElector {
     while (!this.stopped && this.leading) {
       await sleep(this.clock, retryPeriodMs);
       if (this.isStopped) break; // release() ran while we slept: never re-acquire
-      if (await this.tryAcquireOrRenew(callbacks)) {
+      const left = lastRenew + renewDeadlineMs - this.clock.now();
+      if (left > 0 && (await this.attempt(callbacks, Math.min(left, this.requestTimeoutMs)))) {
         lastRenew = this.clock.now();
       } else if (this.clock.now() + retryPeriodMs - lastRenew > renewDeadlineMs) {
         // The next attempt would come after the deadline: step down now, before any candidate

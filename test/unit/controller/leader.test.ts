@@ -26,6 +26,8 @@ class LeaseStore implements LeaseClient {
   #version = 0;
   /** When true, every call fails with HTTP 500. */
   failing = false;
+  /** When true, every call hangs (a stalled API server or etcd): it never answers. */
+  hanging = false;
   /** Every successful write: who wrote, and the renewTime it wrote. */
   readonly writes: { holder: string; renewTime: number }[] = [];
 
@@ -43,6 +45,7 @@ class LeaseStore implements LeaseClient {
   }
 
   readNamespacedLease(request: Request<"readNamespacedLease">): Promise<V1Lease> {
+    if (this.hanging) return new Promise(() => undefined);
     if (this.failing) return serverError();
     const lease = this.#leases.get(request.name);
     if (lease === undefined) return Promise.reject(new ApiException(404, "NotFound", undefined, {}));
@@ -50,6 +53,7 @@ class LeaseStore implements LeaseClient {
   }
 
   createNamespacedLease(request: Request<"createNamespacedLease">): Promise<V1Lease> {
+    if (this.hanging) return new Promise(() => undefined);
     if (this.failing) return serverError();
     const name = request.body.metadata?.name ?? "";
     if (this.#leases.has(name)) return Promise.reject(new ApiException(409, "AlreadyExists", undefined, {}));
@@ -57,6 +61,7 @@ class LeaseStore implements LeaseClient {
   }
 
   replaceNamespacedLease(request: Request<"replaceNamespacedLease">): Promise<V1Lease> {
+    if (this.hanging) return new Promise(() => undefined);
     if (this.failing) return serverError();
     const stored = this.#leases.get(request.name);
     if (stored === undefined) return Promise.reject(new ApiException(404, "NotFound", undefined, {}));
@@ -219,13 +224,42 @@ describe("LeaderElector", () => {
     await clock.runFor(10_000);
     assert.ok(await ended(a.done), "run() ends when it steps down");
     assert.equal(a.elector.isLeader, false);
-    // Failed renewals at +1 s, +2 s, +3 s: the next would come after the 3 s deadline.
+    // Failed renewals at +1 s and +2 s; at +3 s no time is left before the deadline: step down.
     const stoppedAt = a.stoppedAt();
     assert.equal(stoppedAt, lastRenew + 3000);
     assert.ok(stoppedAt - lastRenew <= timing.renewDeadlineMs);
     assert.ok(stoppedAt < lastRenew + timing.leaseDurationMs);
-    assert.equal(a.errors.length, 3, "each failed renewal is reported");
+    assert.equal(a.errors.length, 2, "each failed renewal is reported");
     assert.ok(a.errors.every((e) => e instanceof ApiException && e.code === 500));
+  });
+
+  it("a renewal that hangs counts as failed: the leader steps down by renewDeadline, and another takes over", async () => {
+    const clock = new FakeClock(t0);
+    const store = new LeaseStore();
+    const a = candidate(store, clock, "a");
+    await clock.runFor(2000);
+    const lastRenew = store.writes.at(-1)!.renewTime;
+    store.hanging = true;
+    await clock.runFor(10_000);
+    assert.ok(await ended(a.done), "run() ends when it steps down");
+    assert.equal(a.elector.isLeader, false);
+    const stoppedAt = a.stoppedAt()!;
+    console.log(
+      `# a hung renewal: the leader stepped down ${stoppedAt - lastRenew} ms after its last renewal (renewDeadline ${timing.renewDeadlineMs} ms, lease ${timing.leaseDurationMs} ms)`,
+    );
+    assert.ok(stoppedAt - lastRenew <= timing.renewDeadlineMs, "within renewDeadline");
+    assert.ok(stoppedAt < lastRenew + timing.leaseDurationMs, "before anyone could see the lease expired");
+    assert.ok(
+      a.errors.some((e) => e instanceof Error && e.name === "LeaseRequestTimeout"),
+      "the timeout is reported",
+    );
+    // the API answers again: a second candidate takes the expired lease
+    store.hanging = false;
+    const b = candidate(store, clock, "b");
+    await clock.runFor(timing.leaseDurationMs + 2 * longestRetry);
+    assert.equal(store.holder(), "b");
+    assert.notEqual(b.startedAt(), undefined);
+    await b.elector.release();
   });
 
   it("a released lease is taken by a waiting candidate at its next retry, without waiting for expiry", async () => {
