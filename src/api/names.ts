@@ -17,5 +17,7 @@ export const revokeAnnotation = "ticketkeys.dev/revoke";
 /** On the Secret: the rotate / revoke tokens already acted on, written with the ring they produced. */
 export const rotateHandledAnnotation = "ticketkeys.dev/rotate-handled";
 export const revokeHandledAnnotation = "ticketkeys.dev/revoke-handled";
+/** On a Secret the policy no longer uses (spec.secretName changed): the Secret that holds its keys now. */
+export const supersededByAnnotation = "ticketkeys.dev/superseded-by";
 /** The Secret data key of the ring: the core's (src/core/formats.ts, beside the renderings' files). */
 export { ringDataKey } from "../core/formats.ts";

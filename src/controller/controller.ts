@@ -6,7 +6,15 @@
  */
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
-import { group, managedByLabel, managedByValue, plural, policyLabel, version } from "../api/names.ts";
+import {
+  group,
+  managedByLabel,
+  managedByValue,
+  plural,
+  policyLabel,
+  supersededByAnnotation,
+  version,
+} from "../api/names.ts";
 import { parseSpec, policyObjectSchema, type PolicyObject, type PolicyStatus } from "../api/policy.ts";
 import { apiFailure } from "../kube/errors.ts";
 import { describeError, type Logger } from "../observability/log.ts";
@@ -14,7 +22,10 @@ import { supervisedInformer, type SupervisedInformer } from "../kube/informer.ts
 import type { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
 import { reconcile, writeFailure, type HeldRing } from "./reconcile.ts";
+import { previousStatus } from "./reconcile/condition.ts";
+import { supersededSecret } from "./reconcile/secret.ts";
 import { withoutSecretData } from "./redaction.ts";
+import { ownedBy } from "./ownership.ts";
 import { Writer } from "./writer.ts";
 
 export interface ControllerOptions {
@@ -220,6 +231,16 @@ export class Controller {
         secret: written,
       });
     }
+    // The Secret of an earlier spec.secretName keeps no keys once the new one holds them.
+    const previousName = previousStatus(policy).secretName;
+    if (
+      outcome.held !== undefined &&
+      secretName !== undefined &&
+      previousName !== undefined &&
+      previousName !== secretName
+    ) {
+      await this.retireSecret(policy, previousName, secretName);
+    }
     // Held only once it is in the Secret (written, or read back unchanged).
     if (outcome.held !== undefined) this.held.set(policy.metadata.uid, outcome.held);
     if (!sameJson(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
@@ -238,6 +259,29 @@ export class Controller {
     this.observe(namespace, name, outcome.status);
     this.options.metrics.reconcileDuration.observe((performance.now() - started) / 1000);
     return outcome.requeueAt === undefined ? undefined : { requeueAt: outcome.requeueAt };
+  }
+
+  /** Empties the policy's previous Secret (if it is still its own and holds data), with an event. */
+  private async retireSecret(policy: PolicyObject, oldName: string, newName: string): Promise<void> {
+    const { namespace } = policy.metadata;
+    const old = await this.currentSecret(namespace, oldName);
+    if (old === undefined || !ownedBy(old, policy) || Object.keys(old.data ?? {}).length === 0) return;
+    await this.writer.writeSecret(supersededSecret(policy, oldName, newName), old.metadata?.resourceVersion);
+    const event = {
+      type: "Normal" as const,
+      reason: "SecretSuperseded",
+      message: `spec.secretName is now ${newName}: Secret ${oldName} no longer holds keys (annotated ${supersededByAnnotation}); consumers of it keep their last keys until those expire`,
+    };
+    this.options.log.info(
+      { policy: keyOf(namespace, policy.metadata.name), reason: event.reason },
+      event.message,
+    );
+    await this.writer.recordEvent(policy, event).catch((err: unknown) => {
+      this.options.log.warn(
+        { policy: keyOf(namespace, policy.metadata.name), err: describeError(err) },
+        "could not record event",
+      );
+    });
   }
 
   /**

@@ -355,6 +355,32 @@ describe("controller", { concurrency: true }, () => {
     await waitForCondition(kc, ns.name, "frozen", { status: "True", reason: "KeysCurrent" }, 60_000);
   });
 
+  it("a changed spec.secretName: the new Secret gets the keys, the old one is emptied and says where they went", async () => {
+    await api.create(ns.name, "moving", { secretName: "moving-a", rotationInterval: "1h" });
+    await waitForCondition(kc, ns.name, "moving", { status: "True" });
+    await api.patch(ns.name, "moving", { spec: { secretName: "moving-b" } });
+    const moved = await waitUntil("status to name the new Secret", async () => {
+      const p = await api.get(ns.name, "moving");
+      return p.status?.secretName === "moving-b" && readyCondition(p)?.status === "True" ? p : undefined;
+    });
+    const fresh = await core.readNamespacedSecret({ name: "moving-b", namespace: ns.name });
+    assert.ok(fresh.data?.[ringDataKey], "the new Secret holds a ring");
+    const old = await core.readNamespacedSecret({ name: "moving-a", namespace: ns.name });
+    assert.deepEqual(Object.keys(old.data ?? {}), [], "the old Secret holds no keys");
+    assert.equal(old.metadata?.annotations?.["ticketkeys.dev/superseded-by"], "moving-b");
+    const events = (await eventsFor(kc, ns.name, "moving")).map(
+      (e) => `${e.reason ?? ""}: ${e.message ?? ""}`,
+    );
+    assert.ok(
+      events.some((e) =>
+        /^SecretSuperseded: spec\.secretName is now moving-b: Secret moving-a no longer holds keys/.test(e),
+      ),
+      events.join("\n"),
+    );
+    assert.ok(!events.some((e) => /was deleted/.test(e)), "no event says a Secret was deleted");
+    assert.equal(moved.status?.secretName, "moving-b");
+  });
+
   it("revokes every key when the revoke annotation changes", async () => {
     await api.create(ns.name, "revoke-me", { rotationInterval: "1h" });
     const ready = await waitForCondition(kc, ns.name, "revoke-me", { status: "True" });

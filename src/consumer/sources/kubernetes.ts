@@ -10,7 +10,14 @@
  */
 import type { KubeConfig, V1Secret } from "@kubernetes/client-node";
 
-import { managedByLabel, managedByValue, policyLabel, ringDataKey, secretType } from "../../api/names.ts";
+import {
+  managedByLabel,
+  managedByValue,
+  policyLabel,
+  ringDataKey,
+  secretType,
+  supersededByAnnotation,
+} from "../../api/names.ts";
 import type { SupervisedInformer } from "../../kube/informer.ts";
 import { BaseRingSource, type RingSourceOptions } from "../ring-source.ts";
 import { describeError } from "../../observability/log.ts";
@@ -111,6 +118,15 @@ export class KubernetesRingSource extends BaseRingSource {
     const foreign = notTheOperators(secret);
     if (foreign !== undefined) {
       this.reject(`${this.description} is not a key ring Secret of the operator: ${foreign}`);
+      return;
+    }
+    const movedTo = secret.metadata.annotations?.[supersededByAnnotation];
+    if (movedTo !== undefined) {
+      this.report(
+        new Error(
+          `${this.description} no longer holds keys: its policy writes Secret ${movedTo} now (point this consumer at it); keeping the last good ring until its keys expire`,
+        ),
+      );
       return;
     }
     if (Object.keys(secret.data ?? {}).length === 0) {

@@ -3,7 +3,15 @@
  * Secret lacks some of it. Renderings edited by hand are restored from ring.json (SecretRestored).
  */
 import type { V1Secret } from "@kubernetes/client-node";
-import { managedByLabel, managedByValue, policyLabel, ringDataKey, secretType } from "../../api/names.ts";
+import {
+  managedByLabel,
+  managedByValue,
+  policyLabel,
+  ringDataKey,
+  secretType,
+  supersededByAnnotation,
+} from "../../api/names.ts";
+import type { PolicyObject } from "../../api/policy.ts";
 import { renderSecretData } from "../../core/renderings.ts";
 import type { Ring } from "../../core/ring.ts";
 import { ownerReference } from "../ownership.ts";
@@ -60,6 +68,27 @@ function upToDate(live: V1Secret, desired: V1Secret): boolean {
     includes(lm.annotations, dm.annotations) &&
     live.type === desired.type
   );
+}
+
+/**
+ * The Secret a policy used before its spec.secretName changed, once the new one is written: no
+ * data left (server-side apply drops every key the operator wrote), and an annotation naming
+ * the Secret that holds the keys now. It stays owned by the policy (deleted with it).
+ */
+export function supersededSecret(policy: PolicyObject, oldName: string, newName: string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: secretType,
+    metadata: {
+      name: oldName,
+      namespace: policy.metadata.namespace,
+      labels: { [managedByLabel]: managedByValue, [policyLabel]: policy.metadata.name },
+      annotations: { [supersededByAnnotation]: newName },
+      ownerReferences: [ownerReference(policy)],
+    },
+    data: {},
+  };
 }
 
 export function planWrite(ctx: Context, target: Target, scheduled: Scheduled, tokens: Tokens): Write {
