@@ -26,6 +26,7 @@ import { previousStatus } from "./reconcile/condition.ts";
 import { supersededSecret } from "./reconcile/secret.ts";
 import { withoutSecretData } from "./redaction.ts";
 import { ownedBy } from "./ownership.ts";
+import { sameStatus } from "./status.ts";
 import { Writer } from "./writer.ts";
 
 export interface ControllerOptions {
@@ -41,10 +42,6 @@ export interface ControllerOptions {
 type Policy = k8s.KubernetesObject & { spec?: unknown; status?: unknown };
 
 const keyOf = (namespace: string, name: string): string => `${namespace}/${name}`;
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 export class Controller {
   private readonly policies: SupervisedInformer<Policy>[] = [];
@@ -243,7 +240,7 @@ export class Controller {
     }
     // Held only once it is in the Secret (written, or read back unchanged).
     if (outcome.held !== undefined) this.held.set(policy.metadata.uid, outcome.held);
-    if (!sameJson(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
+    if (!sameStatus(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
     for (const event of outcome.events) {
       this.options.log[event.type === "Warning" ? "warn" : "info"](
         { policy: key, reason: event.reason },
@@ -295,7 +292,7 @@ export class Controller {
     this.options.metrics.secretWriteFailures.inc({ namespace, policy: name });
     const failed = writeFailure(policy, secretName, why, Date.now());
     this.options.log.warn({ policy: key, secret: secretName, err: why }, "writing the Secret failed");
-    if (!sameJson(policy.status, failed.status)) {
+    if (!sameStatus(policy.status, failed.status)) {
       await this.writer.writeStatus(policy, failed.status).catch((err: unknown) => {
         this.options.log.warn({ policy: key, err: describeError(err) }, "could not write the status");
       });

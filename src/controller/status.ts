@@ -1,4 +1,5 @@
 /** Status of a policy: metav1.Condition semantics and the key ids and instants of the ring. */
+import { isDeepStrictEqual } from "node:util";
 import type { Condition, KeyStatus, PolicyObject, PolicyStatus } from "../api/policy.ts";
 import { activeKey, keyId, keyState, type Ring } from "../core/ring.ts";
 
@@ -67,4 +68,14 @@ export function ringStatus(ring: Ring, now: number): RingView {
     lastRotationTime: active ? iso(active.activeFrom) : undefined,
     nextRotationTime: pending?.activeFrom,
   };
+}
+
+/**
+ * Whether the status as read from the API already says what `next` says: the same JSON content,
+ * whatever the order of the keys (the API returns them in its own order) and with undefined
+ * fields left out. A status that says the same is not written again.
+ */
+export function sameStatus(current: unknown, next: PolicyStatus): boolean {
+  const content = (value: unknown): unknown => JSON.parse(JSON.stringify(value ?? {})) as unknown;
+  return isDeepStrictEqual(content(current), content(next));
 }
