@@ -6,7 +6,16 @@
  */
 import { randomBytes } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
-import { apiVersion, fieldManager, group, kind, plural, version } from "../api/names.ts";
+import {
+  apiVersion,
+  fieldManager,
+  group,
+  kind,
+  managedByLabel,
+  plural,
+  policyLabel,
+  version,
+} from "../api/names.ts";
 import type { PolicyObject, PolicyStatus } from "../api/policy.ts";
 import type { PolicyEvent } from "./reconcile.ts";
 
@@ -44,11 +53,22 @@ export class Writer {
     let resourceVersion = liveResourceVersion;
     if (resourceVersion === undefined) {
       // POST fails with 409 if a Secret of that name appeared meanwhile: it is never merged into.
+      // Only the operator's own labels: what the template adds is owned by the apply below alone,
+      // so that removing it from the template removes it from the Secret.
+      const labels = meta.labels ?? {};
       const created = await this.core.createNamespacedSecret({
         namespace,
         fieldManager,
         body: {
-          metadata: { name, namespace, labels: meta.labels, ownerReferences: meta.ownerReferences },
+          metadata: {
+            name,
+            namespace,
+            labels: {
+              [managedByLabel]: labels[managedByLabel] ?? "",
+              [policyLabel]: labels[policyLabel] ?? "",
+            },
+            ownerReferences: meta.ownerReferences,
+          },
           type: intent.type,
         },
       });

@@ -381,6 +381,28 @@ describe("controller", { concurrency: true }, () => {
     assert.equal(moved.status?.secretName, "moving-b");
   });
 
+  it("a label or annotation removed from secretTemplate is removed from the Secret", async () => {
+    await api.create(ns.name, "labelled", {
+      secretTemplate: { labels: { team: "web", tier: "edge" }, annotations: { "example.com/owner": "web" } },
+    });
+    await waitForCondition(kc, ns.name, "labelled", { status: "True" });
+    const secret = () => core.readNamespacedSecret({ name: "labelled", namespace: ns.name });
+    assert.equal((await secret()).metadata?.labels?.["team"], "web");
+    // (a merge patch removes a key by setting it to null)
+    await api.patch(ns.name, "labelled", {
+      spec: { secretTemplate: { labels: { team: null }, annotations: null } },
+    });
+    const after = await waitUntil("the removed label and annotation to be gone", async () => {
+      const s = await secret();
+      return s.metadata?.labels?.["team"] === undefined &&
+        s.metadata?.annotations?.["example.com/owner"] === undefined
+        ? s
+        : undefined;
+    });
+    assert.equal(after.metadata?.labels?.["tier"], "edge", "the label still in the template stays");
+    assert.ok(after.data?.[ringDataKey], "the keys are untouched");
+  });
+
   it("revokes every key when the revoke annotation changes", async () => {
     await api.create(ns.name, "revoke-me", { rotationInterval: "1h" });
     const ready = await waitForCondition(kc, ns.name, "revoke-me", { status: "True" });

@@ -10,6 +10,7 @@ import {
   ringDataKey,
   secretType,
   supersededByAnnotation,
+  templateKeysAnnotation,
 } from "../../api/names.ts";
 import type { PolicyObject } from "../../api/policy.ts";
 import { renderSecretData } from "../../core/renderings.ts";
@@ -24,6 +25,17 @@ export interface Write {
   secret: V1Secret | undefined;
   /** SecretRestored, when the write undoes an edit by hand. */
   event: PolicyEvent | undefined;
+}
+
+/** The template's label and annotation keys, as the Secret records them. */
+export function templateKeys(
+  template: { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined,
+): string {
+  const keys = (map: Record<string, string> | undefined): string =>
+    Object.keys(map ?? {})
+      .sort()
+      .join(",");
+  return `labels=${keys(template?.labels)};annotations=${keys(template?.annotations)}`;
 }
 
 function desiredSecret({ policy, now }: Context, target: Target, ring: Ring, tokens: Tokens): V1Secret {
@@ -41,7 +53,11 @@ function desiredSecret({ policy, now }: Context, target: Target, ring: Ring, tok
         [managedByLabel]: managedByValue,
         [policyLabel]: policy.metadata.name,
       },
-      annotations: { ...spec.secretTemplate?.annotations, ...tokens.handled },
+      annotations: {
+        ...spec.secretTemplate?.annotations,
+        ...tokens.handled,
+        [templateKeysAnnotation]: templateKeys(spec.secretTemplate),
+      },
       ownerReferences: [ownerReference(policy)],
     },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString("base64")])),

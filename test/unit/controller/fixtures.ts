@@ -14,6 +14,7 @@ import {
   managedByValue,
   policyLabel,
   secretType,
+  templateKeysAnnotation,
 } from "../../../src/api/names.ts";
 import type { PolicyObject, PolicySpecInput, PolicyStatus } from "../../../src/api/policy.ts";
 import {
@@ -28,6 +29,7 @@ import {
   type ScheduleSpec,
 } from "../../../src/core/index.ts";
 import type { Outcome } from "../../../src/controller/reconcile.ts";
+import { templateKeys } from "../../../src/controller/reconcile/secret.ts";
 import { hour, seededRandom } from "../core/helpers.ts";
 
 export const t0 = Date.UTC(2026, 10, 22, 10);
@@ -96,7 +98,16 @@ export function intent(
       name: options.name ?? "web",
       namespace,
       labels: { ...options.labels, [managedByLabel]: managedByValue, [policyLabel]: "web" },
-      annotations: { ...options.annotations },
+      annotations: {
+        ...options.annotations,
+        // the template's keys: the labels given, and the annotations that are not the operator's
+        [templateKeysAnnotation]: templateKeys({
+          labels: options.labels,
+          annotations: Object.fromEntries(
+            Object.entries(options.annotations ?? {}).filter(([k]) => !k.startsWith("ticketkeys.dev/")),
+          ),
+        }),
+      },
       ownerReferences: [{ apiVersion, kind, name: "web", uid, controller: true, blockOwnerDeletion: true }],
     },
     data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.toString("base64")])),
