@@ -21,7 +21,7 @@ import { describeError, type Logger } from "../observability/log.ts";
 import { supervisedInformer, type SupervisedInformer } from "../kube/informer.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import { WorkQueue } from "./queue.ts";
-import { reconcile, writeFailure, type HeldRing } from "./reconcile.ts";
+import { reconcile, writeFailure, type HeldRing, type PolicyEvent } from "./reconcile.ts";
 import { previousStatus } from "./reconcile/condition.ts";
 import { supersededSecret } from "./reconcile/secret.ts";
 import { withoutSecretData } from "./redaction.ts";
@@ -241,18 +241,7 @@ export class Controller {
     // Held only once it is in the Secret (written, or read back unchanged).
     if (outcome.held !== undefined) this.held.set(policy.metadata.uid, outcome.held);
     if (!sameStatus(policy.status, outcome.status)) await this.writer.writeStatus(policy, outcome.status);
-    for (const event of outcome.events) {
-      this.options.log[event.type === "Warning" ? "warn" : "info"](
-        { policy: key, reason: event.reason },
-        event.message,
-      );
-      if (["Generated", "Rotated", "Revoked"].includes(event.reason)) {
-        this.options.metrics.rotations.inc({ namespace, policy: name, kind: event.reason.toLowerCase() });
-      }
-      await this.writer.recordEvent(policy, event).catch((err: unknown) => {
-        this.options.log.warn({ policy: key, err: describeError(err) }, "could not record event");
-      });
-    }
+    await this.record(policy, outcome.events);
     this.observe(namespace, name, outcome.status);
     this.options.metrics.reconcileDuration.observe((performance.now() - started) / 1000);
     return outcome.requeueAt === undefined ? undefined : { requeueAt: outcome.requeueAt };
@@ -264,21 +253,31 @@ export class Controller {
     const old = await this.currentSecret(namespace, oldName);
     if (old === undefined || !ownedBy(old, policy) || Object.keys(old.data ?? {}).length === 0) return;
     await this.writer.writeSecret(supersededSecret(policy, oldName, newName), old.metadata?.resourceVersion);
-    const event = {
-      type: "Normal" as const,
-      reason: "SecretSuperseded",
-      message: `spec.secretName is now ${newName}: Secret ${oldName} no longer holds keys (annotated ${supersededByAnnotation}); consumers of it keep their last keys until those expire`,
-    };
-    this.options.log.info(
-      { policy: keyOf(namespace, policy.metadata.name), reason: event.reason },
-      event.message,
-    );
-    await this.writer.recordEvent(policy, event).catch((err: unknown) => {
-      this.options.log.warn(
-        { policy: keyOf(namespace, policy.metadata.name), err: describeError(err) },
-        "could not record event",
+    await this.record(policy, [
+      {
+        type: "Normal",
+        reason: "SecretSuperseded",
+        message: `spec.secretName is now ${newName}: Secret ${oldName} no longer holds keys (annotated ${supersededByAnnotation}); consumers of it keep their last keys until those expire`,
+      },
+    ]);
+  }
+
+  /** Logs each event, counts the ring changes among them, and records them on the policy. */
+  private async record(policy: PolicyObject, events: readonly PolicyEvent[]): Promise<void> {
+    const { namespace, name } = policy.metadata;
+    const key = keyOf(namespace, name);
+    for (const event of events) {
+      this.options.log[event.type === "Warning" ? "warn" : "info"](
+        { policy: key, reason: event.reason },
+        event.message,
       );
-    });
+      if (["Generated", "Rotated", "Revoked"].includes(event.reason)) {
+        this.options.metrics.rotations.inc({ namespace, policy: name, kind: event.reason.toLowerCase() });
+      }
+      await this.writer.recordEvent(policy, event).catch((err: unknown) => {
+        this.options.log.warn({ policy: key, err: describeError(err) }, "could not record event");
+      });
+    }
   }
 
   /**
@@ -297,11 +296,7 @@ export class Controller {
         this.options.log.warn({ policy: key, err: describeError(err) }, "could not write the status");
       });
     }
-    for (const event of failed.events) {
-      await this.writer.recordEvent(policy, event).catch((err: unknown) => {
-        this.options.log.warn({ policy: key, err: describeError(err) }, "could not record event");
-      });
-    }
+    await this.record(policy, failed.events);
     this.observe(namespace, name, failed.status);
   }
 

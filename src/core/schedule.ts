@@ -83,9 +83,8 @@ function result(
   spec: ScheduleSpec,
   now: number,
   previous: Ring | undefined,
-  issuedAfter = Number.NEGATIVE_INFINITY,
+  floor: number,
 ): ScheduleResult {
-  const floor = Math.max(previous?.issuedAt ?? Number.NEGATIVE_INFINITY, issuedAfter);
   const issuedAt = change === "none" ? previous?.issuedAt : Math.max(now, floor + 1);
   const ring = issuedAt === undefined ? { keys } : { keys, issuedAt };
   return { ring, change, nextWake: wakeAfter(ring, spec, now) };
@@ -107,19 +106,23 @@ function result(
 export function nextRing(input: ScheduleInput): ScheduleResult {
   const { previous, spec, now, random } = input;
   checkInput(spec, now);
-  if (input.revoke === true)
-    return result(freshRing(spec, now, random), "revoked", spec, now, previous, input.issuedAfter);
-  if (previous === undefined)
-    return result(freshRing(spec, now, random), "generated", spec, now, previous, input.issuedAfter);
+  // a changed ring is issued after the previous one and after the last one written
+  const floor = Math.max(
+    previous?.issuedAt ?? Number.NEGATIVE_INFINITY,
+    input.issuedAfter ?? Number.NEGATIVE_INFINITY,
+  );
+  const done = (keys: readonly Key[], change: RingChange): ScheduleResult =>
+    result(keys, change, spec, now, previous, floor);
+  if (input.revoke === true) return done(freshRing(spec, now, random), "revoked");
+  if (previous === undefined) return done(freshRing(spec, now, random), "generated");
   const before = [...previous.keys].sort((a, b) => a.activeFrom - b.activeFrom);
   if (activeKey(previous, now) === undefined) {
     // No key has started by this clock: a clock behind the ring's writer waits for it (a new
     // ring would encrypt at once, without the pending stage); a ring that starts further ahead
     // than any clock skew cannot be used and is replaced.
     const first = before[0]?.activeFrom ?? Number.POSITIVE_INFINITY;
-    if (first - now <= maxClockBehindMs)
-      return result(before, "none", spec, now, previous, input.issuedAfter);
-    return result(freshRing(spec, now, random), "generated", spec, now, previous, input.issuedAfter);
+    if (first - now <= maxClockBehindMs) return done(before, "none");
+    return done(freshRing(spec, now, random), "generated");
   }
   let keys = purgeExpired(before, now);
   const purged = keys.length !== before.length;
@@ -139,11 +142,11 @@ export function nextRing(input: ScheduleInput): ScheduleResult {
   const count = spec.retiredKeys + 2;
   if (rotated) {
     keys = pad(trimRetired(keys, spec.retiredKeys, now), count, spec, now, random);
-    return result(keys, "rotated", spec, now, previous, input.issuedAfter);
+    return done(keys, "rotated");
   }
   if (purged) {
     keys = pad(keys, Math.min(count, before.length), spec, now, random);
-    return result(keys, "purged", spec, now, previous, input.issuedAfter);
+    return done(keys, "purged");
   }
-  return result(before, "none", spec, now, previous, input.issuedAfter);
+  return done(before, "none");
 }

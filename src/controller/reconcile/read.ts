@@ -26,8 +26,6 @@ export interface FoundRing {
   restored?: PolicyEvent | undefined;
   /** The tokens recorded as handled (the Secret's annotations, or the held ones when it is gone). */
   recorded: Record<string, string>;
-  /** The status's watermark (status.ringIssuedAt): a new ring is issued after it. */
-  issuedAfter: number | undefined;
 }
 
 function decodeRing(secret: V1Secret): Ring {
@@ -63,7 +61,7 @@ function notIssuedAfter(ring: Ring, held: Ring): string | undefined {
 }
 
 /** The status's watermark: issuedAt of the last ring written, whoever wrote it (epoch ms). */
-function watermark(prior: Context["prior"]): number | undefined {
+export function watermark(prior: Context["prior"]): number | undefined {
   const at = prior.ringIssuedAt === undefined ? Number.NaN : parseInstant(prior.ringIssuedAt);
   return Number.isNaN(at) ? undefined : at;
 }
@@ -93,14 +91,13 @@ export function readRing({ secret, prior, held: heldAny, now }: Context, { secre
     lost: undefined,
     restored: restoredBecause(why),
     recorded,
-    issuedAfter,
   });
   if (secret === undefined) {
     const why = `Secret ${secretName} was deleted`;
     // No Secret: the first ring (also after a change of spec.secretName), or it was deleted.
     const deleted = (prior.keys?.length ?? 0) > 0 && prior.secretName === secretName;
     if (held !== undefined) return restore(held, why, held.handled);
-    return { ring: undefined, lost: deleted ? regenerated(why) : undefined, recorded: {}, issuedAfter };
+    return { ring: undefined, lost: deleted ? regenerated(why) : undefined, recorded: {} };
   }
   let ring: Ring;
   try {
@@ -108,14 +105,14 @@ export function readRing({ secret, prior, held: heldAny, now }: Context, { secre
   } catch (err) {
     const why = `${ringDataKey} in Secret ${secretName} is invalid (${err instanceof RingFormatError ? err.message : "unreadable"})`;
     if (held !== undefined) return restore(held, why, annotations);
-    return { ring: undefined, lost: regenerated(why), recorded: annotations, issuedAfter };
+    return { ring: undefined, lost: regenerated(why), recorded: annotations };
   }
   if (held !== undefined) {
     const replaced = notIssuedAfter(ring, held.ring);
     if (replaced !== undefined) {
       return restore(held, `${ringDataKey} in Secret ${secretName} was ${replaced}`, annotations);
     }
-    return { ring, lost: undefined, recorded: annotations, issuedAfter };
+    return { ring, lost: undefined, recorded: annotations };
   }
   const why = unusable(ring, issuedAfter, now);
   if (why !== undefined) {
@@ -123,10 +120,9 @@ export function readRing({ secret, prior, held: heldAny, now }: Context, { secre
       ring: undefined,
       lost: regenerated(`${ringDataKey} in Secret ${secretName} ${why}`),
       recorded: annotations,
-      issuedAfter,
     };
   }
-  return { ring, lost: undefined, recorded: annotations, issuedAfter };
+  return { ring, lost: undefined, recorded: annotations };
 }
 
 export interface Tokens {

@@ -2,7 +2,7 @@
 import { revokeAnnotation } from "../../api/names.ts";
 import { nextRing, type ScheduleResult } from "../../core/schedule.ts";
 import { ringStatus, type RingView } from "../status.ts";
-import type { FoundRing, Tokens } from "./read.ts";
+import { watermark, type FoundRing, type Tokens } from "./read.ts";
 import type { Context, PolicyEvent, Target } from "./types.ts";
 
 export interface Scheduled {
@@ -56,7 +56,7 @@ export function scheduleRing(ctx: Context, target: Target, found: FoundRing, tok
     random: ctx.random,
     rotate: tokens.rotate,
     revoke: tokens.revoke,
-    issuedAfter: found.issuedAfter,
+    issuedAfter: watermark(ctx.prior),
   });
   const view = ringStatus(next.ring, ctx.now);
   return { next, view, event: changeEvent(next, view, found, tokens, secretName) };
